@@ -1,0 +1,53 @@
+"""palaestra's environments, registered with Gymnasium and PettingZoo.
+
+This module is the table of contents: each entry names an env id, its API, where it lives
+and what it is. Env modules are imported only when an env is made.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["ENV_IDS", "EnvEntry", "register_envs"]
+
+
+@dataclass(frozen=True)
+class EnvEntry:
+    """A registered environment."""
+
+    id: str
+    api: str  # "gymnasium" or "pettingzoo-parallel"
+    entry_point: str
+    description: str
+
+
+ENV_IDS: tuple[EnvEntry, ...] = (
+    EnvEntry(
+        "palaestra/Carry-v0",
+        "gymnasium",
+        "palaestra.envs.carry.carry_env:CarryEnv",
+        "carry an object with a scripted human partner, feeling their intention (pybullet)",
+    ),
+    EnvEntry(
+        "palaestra/carry-v0",
+        "pettingzoo-parallel",
+        "palaestra.envs.carry.carry_parallel:CarryParallelEnv",
+        "two learning carriers move an object together (pybullet, PettingZoo Parallel)",
+    ),
+)
+"""Every environment palaestra registers."""
+
+
+def register_envs() -> None:
+    """Register every env in :data:`ENV_IDS` (safe to call more than once)."""
+    import gymnasium
+
+    for entry in ENV_IDS:
+        if entry.api == "gymnasium":
+            if entry.id not in gymnasium.registry:
+                gymnasium.register(id=entry.id, entry_point=entry.entry_point)
+        else:
+            import pettingzoo
+
+            if entry.id not in pettingzoo.parallel_registry:
+                pettingzoo.register("parallel", entry.id, entry.entry_point)

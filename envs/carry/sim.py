@@ -1,0 +1,468 @@
+"""The pybullet world of the carry task: floor, ramp, carried object and two carriers.
+
+Each :class:`CarrySim` owns one pybullet physics client in ``DIRECT`` mode (or ``GUI`` when
+asked for a window), and passes ``physicsClientId`` on every call, so any number of worlds
+live side by side in one process without interfering.
+
+Timing:
+    The controller acts at :data:`CONTROL_HZ` (50 Hz, one env step = 0.02 s). Each env step
+    runs :data:`SUBSTEPS` (4) physics steps of :data:`PHYSICS_DT` (5 ms, 200 Hz).
+
+A carrier is a mobile base with a vertical lift, modelled as one articulated body:
+
+* ``legs_x``, ``legs_y`` (prismatic, velocity-controlled): where the carrier walks. The
+  commanded planar velocity is tracked with at most ``strength`` newtons, so a carrier that
+  stands still resists a push up to that force and then gives way.
+* ``arm_x``, ``arm_y`` (prismatic, passive): the compliant arms between legs and hands, a
+  damper of ``arm_damping`` N s/m over a reach of +-``reach`` m. The force the arms pass on
+  is therefore ``arm_damping`` times the mismatch between the walking velocity and the
+  hands' velocity, until the reach is used up.
+* ``lift`` (prismatic, velocity-controlled, at most ``lift_force`` N): the hands' height.
+  It follows the ground under the carrier, so "lift height" is measured above the ground.
+* ``wrist`` (revolute about the vertical, free): lets the carried object turn.
+
+The hands hold the object's handle at two points ``grip_half_width`` either side of its long
+axis (two point-to-point constraints), so the grip passes forces and the rolling torque and
+leaves pitch and yaw free. The constraint forces are the grip's force/torque sensor.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pybullet as pb
+
+from palaestra.envs.carry.objects import ObjectSpec
+from palaestra.envs.carry.route import RAMP_START, RUN_OUT, Route
+
+__all__ = [
+    "CONTROL_DT",
+    "CONTROL_HZ",
+    "HUMAN",
+    "LIFT_RANGE",
+    "NOMINAL_HEIGHT",
+    "PHYSICS_DT",
+    "ROBOT",
+    "SUBSTEPS",
+    "CarrierParams",
+    "CarrySim",
+]
+
+CONTROL_HZ = 50
+"""Env steps per simulated second."""
+SUBSTEPS = 4
+"""Physics steps per env step."""
+CONTROL_DT = 1.0 / CONTROL_HZ
+PHYSICS_DT = CONTROL_DT / SUBSTEPS
+NOMINAL_HEIGHT = 0.9
+"""Height of the hands above the ground at the start, m."""
+LIFT_RANGE = (0.6, 1.25)
+"""Lowest and highest hand height above the ground, m."""
+GRAVITY = 9.81
+_SOLVER_ITERATIONS = 10
+_LINK_MASSES = (10.0, 10.0, 5.0, 8.0, 5.0)  # legs x, legs y, arm x, (torso), lift, hand
+_WINDUP = 0.05
+_POSITION_GAINS = (0.2, 0.2, 0.2)
+_VELOCITY_GAINS = (1.0, 1.0, 1.0)
+_LEGS_X, _LEGS_Y, _ARM_X, _ARM_Y, _LIFT, _WRIST = range(6)
+_ALL_JOINTS = (0, 1, 2, 3, 4, 5)
+
+
+@dataclass(frozen=True)
+class CarrierParams:
+    """Physical parameters of one carrier.
+
+    Attributes:
+        body_mass: Mass of the torso, kg.
+        strength: Largest horizontal force the legs exert to keep the commanded velocity, N.
+        lift_force: Largest vertical force of the lift, N.
+        arm_damping: Damping of the compliant arms, N s/m.
+        reach: How far the hands may move from the body in x and in y, m.
+        rgba: Colour of the carrier in renders.
+    """
+
+    body_mass: float
+    strength: float
+    lift_force: float
+    arm_damping: float
+    reach: float
+    rgba: tuple[float, float, float, float]
+
+
+ROBOT = CarrierParams(60.0, 400.0, 700.0, 300.0, 0.2, (0.25, 0.45, 0.85, 1.0))
+"""The learning carrier (a humanoid or mobile manipulator)."""
+HUMAN = CarrierParams(70.0, 200.0, 700.0, 300.0, 0.2, (0.90, 0.55, 0.25, 1.0))
+"""The scripted human proxy: half the robot's horizontal strength."""
+
+
+class CarrySim:
+    """One physics world. Seat 0 holds the back handle, seat 1 the front handle.
+
+    Args:
+        gui: Open pybullet's window instead of running headless (needs a display).
+
+    After :meth:`step`, the state of the world is available as plain attributes (lists
+    indexed by seat, world frame, SI units): ``body_xy``, ``body_vel``, ``hand_z``,
+    ``lift_height``, ``lift_vel``, ``wrist_yaw``, ``grip_force`` (force each carrier applies
+    to the object), ``grip_torque`` (torque each carrier applies about its grip centre),
+    ``obj_pos``, ``obj_quat`` (x, y, z, w), ``obj_vel``.
+    """
+
+    def __init__(self, gui: bool = False) -> None:
+        self.client = pb.connect(pb.GUI if gui else pb.DIRECT)
+        if self.client < 0:
+            raise RuntimeError("pybullet could not open a physics client")
+        self.route: Route | None = None
+        self.spec: ObjectSpec | None = None
+        self.params: tuple[CarrierParams, CarrierParams] = (ROBOT, HUMAN)
+        self._closed = False
+
+    # ----------------------------------------------------------------------------- building
+    def build(
+        self,
+        spec: ObjectSpec,
+        mass_scale: float,
+        route: Route,
+        params: tuple[CarrierParams, CarrierParams],
+    ) -> None:
+        """Clear the world and build the scene of one episode, at rest."""
+        cid = self.client
+        pb.resetSimulation(physicsClientId=cid)
+        pb.setGravity(0, 0, -GRAVITY, physicsClientId=cid)
+        pb.setPhysicsEngineParameter(
+            fixedTimeStep=PHYSICS_DT,
+            numSubSteps=0,
+            numSolverIterations=_SOLVER_ITERATIONS,
+            deterministicOverlappingPairs=1,
+            physicsClientId=cid,
+        )
+        self.route, self.spec, self.params = route, spec, params
+        self._build_ground(route)
+        self.obj = self._build_object(spec, mass_scale)
+        self.carriers = []
+        self._constraints: list[tuple[int, int]] = []
+        for seat, sign in enumerate((-1.0, 1.0)):
+            hand = (sign * spec.handle_x, 0.0)
+            body = self._build_carrier(hand, params[seat])
+            pair = tuple(
+                pb.createConstraint(
+                    body,
+                    _WRIST,
+                    self.obj,
+                    -1,
+                    pb.JOINT_POINT2POINT,
+                    (0, 0, 0),
+                    (0, dy, 0),
+                    (sign * spec.handle_x, dy, spec.handle_z),
+                    physicsClientId=cid,
+                )
+                for dy in (-spec.grip_half_width, spec.grip_half_width)
+            )
+            self.carriers.append(body)
+            self._constraints.append(pair)  # type: ignore[arg-type]
+        self._origin = [(-spec.handle_x, 0.0), (spec.handle_x, 0.0)]
+        self._targets = [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
+        self._setpoints = [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
+        self._actuated = [(0.0, 0.0, 0.0), (0.0, 0.0, 0.0)]
+        self._motor_forces = [[p.strength, p.strength, p.lift_force] for p in params]
+        self._build_markers(route)
+        self.read()
+
+    def _build_markers(self, route: Route) -> None:
+        """Visual-only marks (no collision, no cost in physics): the route and the goal."""
+        cid = self.client
+        goal = route.goal
+        marker = pb.createVisualShape(
+            pb.GEOM_CYLINDER,
+            radius=0.25,
+            length=0.01,
+            rgbaColor=(0.2, 0.8, 0.3, 1.0),
+            physicsClientId=cid,
+        )
+        pb.createMultiBody(
+            0, -1, marker, (goal[0], goal[1], route.height(goal[0]) + 0.006), physicsClientId=cid
+        )
+        dashes = [route.point_at(s) for s in np.arange(0.0, route.length, 0.4)]
+        if dashes:
+            n = len(dashes)
+            shapes = pb.createVisualShapeArray(
+                shapeTypes=[pb.GEOM_BOX] * n,
+                halfExtents=[(0.06, 0.06, 0.004)] * n,
+                visualFramePositions=[(x, y, route.height(x) + 0.004) for x, y in dashes],
+                rgbaColors=[(0.35, 0.35, 0.35, 1)] * n,
+                physicsClientId=cid,
+            )
+            pb.createMultiBody(0, -1, shapes, (0, 0, 0), physicsClientId=cid)
+
+    def _build_ground(self, route: Route) -> None:
+        cid = self.client
+        half = (40.0, 40.0, 0.05)
+        col = pb.createCollisionShape(pb.GEOM_BOX, halfExtents=half, physicsClientId=cid)
+        vis = pb.createVisualShape(
+            pb.GEOM_BOX, halfExtents=half, rgbaColor=(0.82, 0.82, 0.78, 1), physicsClientId=cid
+        )
+        pb.createMultiBody(0, col, vis, (0, 0, -0.05), physicsClientId=cid)
+        if route.grade > 0.0:
+            angle = math.atan(route.grade)
+            length = (route.goal[0] + RUN_OUT + 2.0 - RAMP_START) / math.cos(angle)
+            thick = 0.1
+            half = (length / 2, 3.0, thick / 2)
+            mid_x = RAMP_START + math.cos(angle) * length / 2
+            mid_z = math.sin(angle) * length / 2
+            centre = (mid_x + math.sin(angle) * thick / 2, 0.0, mid_z - math.cos(angle) * thick / 2)
+            col = pb.createCollisionShape(pb.GEOM_BOX, halfExtents=half, physicsClientId=cid)
+            vis = pb.createVisualShape(
+                pb.GEOM_BOX, halfExtents=half, rgbaColor=(0.7, 0.7, 0.66, 1), physicsClientId=cid
+            )
+            orn = pb.getQuaternionFromEuler((0.0, -angle, 0.0))
+            pb.createMultiBody(0, col, vis, centre, orn, physicsClientId=cid)
+
+    def _build_object(self, spec: ObjectSpec, mass_scale: float) -> int:
+        cid = self.client
+        n = len(spec.parts)
+        shapes = [pb.GEOM_BOX] * n
+        halves = [p.half_extents for p in spec.parts]
+        centres = [p.centre for p in spec.parts]
+        col = pb.createCollisionShapeArray(
+            shapeTypes=shapes,
+            halfExtents=halves,
+            collisionFramePositions=centres,
+            physicsClientId=cid,
+        )
+        vis = pb.createVisualShapeArray(
+            shapeTypes=shapes,
+            halfExtents=halves,
+            visualFramePositions=centres,
+            rgbaColors=[p.rgba for p in spec.parts],
+            physicsClientId=cid,
+        )
+        z = NOMINAL_HEIGHT - spec.handle_z
+        body = pb.createMultiBody(spec.mass * mass_scale, col, vis, (0, 0, z), physicsClientId=cid)
+        inertia = [mass_scale * i for i in spec.inertia]
+        pb.changeDynamics(
+            body,
+            -1,
+            localInertiaDiagonal=inertia,
+            linearDamping=0.0,
+            angularDamping=0.0,
+            physicsClientId=cid,
+        )
+        return body
+
+    def _build_carrier(self, hand: tuple[float, float], params: CarrierParams) -> int:
+        cid = self.client
+        torso_half = (0.16, 0.22, (NOMINAL_HEIGHT - 0.1) / 2)
+        torso = pb.createVisualShape(
+            pb.GEOM_BOX,
+            halfExtents=torso_half,
+            rgbaColor=params.rgba,
+            visualFramePosition=(0, 0, -torso_half[2] - 0.1),
+            physicsClientId=cid,
+        )
+        # The hand's shape only gives it a sensible inertia (it never collides): a light hand
+        # with a tiny inertia makes the closed grip loop converge poorly.
+        hand_shape = pb.createCollisionShape(pb.GEOM_SPHERE, radius=0.25, physicsClientId=cid)
+        hand_visual = pb.createVisualShape(
+            pb.GEOM_SPHERE, radius=0.06, rgbaColor=(0.15, 0.15, 0.15, 1), physicsClientId=cid
+        )
+        n = 6
+        body = pb.createMultiBody(
+            0,
+            -1,
+            -1,
+            (0, 0, 0),
+            linkMasses=[*_LINK_MASSES[:3], params.body_mass, *_LINK_MASSES[3:]],
+            linkCollisionShapeIndices=[-1, -1, -1, -1, -1, hand_shape],
+            linkVisualShapeIndices=[-1, -1, -1, -1, torso, hand_visual],
+            linkPositions=[
+                (hand[0], hand[1], 0),
+                (0, 0, 0),
+                (0, 0, 0),
+                (0, 0, 0),
+                (0, 0, NOMINAL_HEIGHT),
+                (0, 0, 0),
+            ],
+            linkOrientations=[(0, 0, 0, 1)] * n,
+            linkInertialFramePositions=[(0, 0, 0)] * n,
+            linkInertialFrameOrientations=[(0, 0, 0, 1)] * n,
+            linkParentIndices=[0, 1, 2, 3, 4, 5],
+            linkJointTypes=[pb.JOINT_PRISMATIC] * 5 + [pb.JOINT_REVOLUTE],
+            linkJointAxis=[(1, 0, 0), (0, 1, 0), (1, 0, 0), (0, 1, 0), (0, 0, 1), (0, 0, 1)],
+            physicsClientId=cid,
+        )
+        pb.setCollisionFilterGroupMask(body, _WRIST, 0, 0, physicsClientId=cid)
+        for joint in (_ARM_X, _ARM_Y):
+            pb.changeDynamics(
+                body,
+                joint,
+                jointDamping=params.arm_damping,
+                jointLowerLimit=-params.reach,
+                jointUpperLimit=params.reach,
+                jointLimitForce=1e5,
+                physicsClientId=cid,
+            )
+        pb.changeDynamics(body, _WRIST, jointDamping=0.5, physicsClientId=cid)
+        pb.setJointMotorControlArray(
+            body,
+            [_ARM_X, _ARM_Y, _WRIST],
+            pb.VELOCITY_CONTROL,
+            forces=[0.0, 0.0, 0.0],
+            physicsClientId=cid,
+        )
+        pb.setJointMotorControlArray(
+            body,
+            [_LEGS_X, _LEGS_Y, _LIFT],
+            pb.VELOCITY_CONTROL,
+            targetVelocities=[0.0] * 3,
+            forces=[params.strength, params.strength, params.lift_force],
+            physicsClientId=cid,
+        )
+        return body
+
+    # ----------------------------------------------------------------------------- stepping
+    def command(self, seat: int, vx: float, vy: float, lift: float) -> None:
+        """Set a carrier's walking velocity (world frame, m/s) and lift velocity (m/s).
+
+        The lift velocity is relative to the ground: the lift also follows the ground under
+        the carrier, and stops at the ends of :data:`LIFT_RANGE`.
+        """
+        target = self._targets[seat]
+        target[0] = vx
+        target[1] = vy
+        height = self.lift_height[seat]
+        if (height >= LIFT_RANGE[1] and lift > 0.0) or (height <= LIFT_RANGE[0] and lift < 0.0):
+            lift = 0.0
+        route = self.route
+        if route.grade:  # type: ignore[union-attr]
+            lift += route.height_slope(self.body_xy[seat][0]) * self.body_vel[seat][0]  # type: ignore[union-attr]
+        target[2] = lift
+
+    def step(self) -> None:
+        """Advance one env step (:data:`SUBSTEPS` physics steps) and read the new state."""
+        cid = self.client
+        control = pb.setJointMotorControlArray
+        for seat, body in enumerate(self.carriers):
+            # Position servo on a set-point that integrates the commanded velocity; the
+            # set-point stays within _WINDUP of the joint, so a carrier overpowered by a
+            # push gives way instead of springing back later.
+            velocity = self._targets[seat]
+            setpoint = self._setpoints[seat]
+            actual = self._actuated[seat]
+            for i in range(3):
+                value = setpoint[i] + velocity[i] * CONTROL_DT
+                setpoint[i] = min(actual[i] + _WINDUP, max(actual[i] - _WINDUP, value))
+            control(
+                body,
+                (_LEGS_X, _LEGS_Y, _LIFT),
+                pb.POSITION_CONTROL,
+                targetPositions=setpoint,
+                targetVelocities=velocity,
+                forces=self._motor_forces[seat],
+                positionGains=_POSITION_GAINS,
+                velocityGains=_VELOCITY_GAINS,
+                physicsClientId=cid,
+            )
+        step = pb.stepSimulation
+        for _ in range(SUBSTEPS):
+            step(physicsClientId=cid)
+        self.read()
+
+    def read(self) -> None:
+        """Read the world's state into this object's attributes."""
+        cid = self.client
+        height = self.route.height  # type: ignore[union-attr]
+        joint_states = pb.getJointStates
+        constraint_state = pb.getConstraintState
+        w = self.spec.grip_half_width  # type: ignore[union-attr]
+        body_xy, body_vel, hand_z, lift_height = [], [], [], []
+        lift_vel, wrist_yaw, grip_force, grip_torque = [], [], [], []
+        for seat, body in enumerate(self.carriers):
+            legs_x, legs_y, arm_x, arm_y, lift, wrist = joint_states(
+                body, _ALL_JOINTS, physicsClientId=cid
+            )
+            self._actuated[seat] = (legs_x[0], legs_y[0], lift[0])
+            ox, oy = self._origin[seat]
+            x = ox + legs_x[0] + arm_x[0]
+            y = oy + legs_y[0] + arm_y[0]
+            z = NOMINAL_HEIGHT + lift[0]
+            body_xy.append((x, y))
+            body_vel.append((legs_x[1] + arm_x[1], legs_y[1] + arm_y[1]))
+            hand_z.append(z)
+            lift_height.append(z - height(x))
+            lift_vel.append(lift[1])
+            yaw = wrist[0]
+            wrist_yaw.append(yaw)
+            a, b = self._constraints[seat]
+            fa = constraint_state(a, physicsClientId=cid)
+            fb = constraint_state(b, physicsClientId=cid)
+            grip_force.append((fa[0] + fb[0], fa[1] + fb[1], fa[2] + fb[2]))
+            # Torque about the grip centre: r x (fb - fa), r = w * (the hand's y axis).
+            rx, ry = -w * math.sin(yaw), w * math.cos(yaw)
+            dx, dy, dz = fb[0] - fa[0], fb[1] - fa[1], fb[2] - fa[2]
+            grip_torque.append((ry * dz, -rx * dz, rx * dy - ry * dx))
+        self.body_xy, self.body_vel, self.hand_z, self.lift_height = (
+            body_xy,
+            body_vel,
+            hand_z,
+            lift_height,
+        )
+        self.lift_vel, self.wrist_yaw, self.grip_force, self.grip_torque = (
+            lift_vel,
+            wrist_yaw,
+            grip_force,
+            grip_torque,
+        )
+        self.obj_pos, self.obj_quat = pb.getBasePositionAndOrientation(
+            self.obj, physicsClientId=cid
+        )
+        self.obj_vel = pb.getBaseVelocity(self.obj, physicsClientId=cid)[0]
+
+    # ---------------------------------------------------------------------------- rendering
+    def render(self, width: int, height: int) -> np.ndarray:
+        """Render the scene with pybullet's software renderer; returns uint8 (H, W, 3)."""
+        cid = self.client
+        target = self.obj_pos
+        view = pb.computeViewMatrixFromYawPitchRoll(
+            cameraTargetPosition=(target[0], target[1], max(target[2] - 0.4, 0.3)),
+            distance=3.2,
+            yaw=35.0,
+            pitch=-30.0,
+            roll=0.0,
+            upAxisIndex=2,
+            physicsClientId=cid,
+        )
+        proj = pb.computeProjectionMatrixFOV(
+            fov=55.0, aspect=width / height, nearVal=0.05, farVal=40.0, physicsClientId=cid
+        )
+        _, _, rgba, _, _ = pb.getCameraImage(
+            width,
+            height,
+            view,
+            proj,
+            renderer=pb.ER_TINY_RENDERER,
+            shadow=0,
+            physicsClientId=cid,
+        )
+        frame = np.asarray(rgba, dtype=np.uint8).reshape(height, width, 4)
+        return np.ascontiguousarray(frame[:, :, :3])
+
+    # ------------------------------------------------------------------------------ closing
+    @property
+    def connected(self) -> bool:
+        """Whether the physics client is still open."""
+        return not self._closed and pb.isConnected(physicsClientId=self.client)
+
+    def close(self) -> None:
+        """Disconnect the physics client (safe to call twice)."""
+        if not self._closed:
+            self._closed = True
+            if pb.isConnected(physicsClientId=self.client):
+                pb.disconnect(physicsClientId=self.client)
+
+    def __del__(self) -> None:
+        # At interpreter shutdown pybullet may already be gone; nothing is left to release.
+        with contextlib.suppress(Exception):
+            self.close()

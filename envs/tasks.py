@@ -1,0 +1,167 @@
+"""Task spaces: the knobs that set up one episode of an env family.
+
+Glossary:
+    task: a plain ``dict`` of knob values for one episode. It reaches an env only through
+        ``env.reset(options={"task": task})`` or ``env.set_task(task)``, never through the seed.
+    knob: one named parameter of a task, either a choice among strings or a float in a range.
+    difficulty: a number in [0, 1] that an env family assigns to a task.
+
+A :class:`TaskSpace` validates tasks (unknown keys and out-of-range values raise
+``ValueError`` naming the key and its allowed range), fills in defaults, samples tasks
+uniformly from a generator it is given, and scores their difficulty. Curriculum schedulers
+build on it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Knob", "TaskSpace"]
+
+
+@dataclass(frozen=True)
+class Knob:
+    """One parameter of a task.
+
+    Attributes:
+        name: The key of the knob in a task dict.
+        default: The value used when a task leaves the knob out.
+        doc: One line saying what the knob changes in the episode.
+        choices: For a categorical knob, the allowed strings; ``None`` for a float knob.
+        low: For a float knob, the smallest allowed value (inclusive).
+        high: For a float knob, the largest allowed value (inclusive).
+    """
+
+    name: str
+    default: Any
+    doc: str
+    choices: tuple[str, ...] | None = None
+    low: float | None = None
+    high: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.choices is None and (self.low is None or self.high is None):
+            raise ValueError(f"knob {self.name!r} needs either choices or a low/high range")
+        if self.choices is not None and self.default not in self.choices:
+            raise ValueError(f"knob {self.name!r}: default {self.default!r} not in {self.choices}")
+        if self.choices is None and not (self.low <= self.default <= self.high):  # type: ignore[operator]
+            raise ValueError(f"knob {self.name!r}: default {self.default} outside its range")
+
+    @property
+    def is_choice(self) -> bool:
+        """Whether the knob takes one of a fixed set of strings."""
+        return self.choices is not None
+
+    def describe(self) -> str:
+        """The allowed values, written for an error message or a table."""
+        if self.choices is not None:
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        return f"a number in [{self.low:g}, {self.high:g}]"
+
+    def validate(self, value: Any) -> Any:
+        """Return ``value`` in canonical form, or raise ``ValueError`` naming the knob."""
+        if self.choices is not None:
+            if not isinstance(value, str) or value not in self.choices:
+                raise ValueError(
+                    f"task key {self.name!r}: got {value!r}, expected {self.describe()}"
+                )
+            return value
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise ValueError(f"task key {self.name!r}: got {value!r}, expected {self.describe()}")
+        number = float(value)
+        if not math.isfinite(number) or not (self.low <= number <= self.high):  # type: ignore[operator]
+            raise ValueError(f"task key {self.name!r}: got {value!r}, expected {self.describe()}")
+        return number
+
+    def normalized(self, value: Any) -> float:
+        """Map a valid value of a float knob to [0, 1] (low -> 0, high -> 1)."""
+        if self.choices is not None:
+            raise TypeError(f"knob {self.name!r} is categorical")
+        span = self.high - self.low  # type: ignore[operator]
+        return 0.0 if span == 0 else (float(value) - self.low) / span  # type: ignore[operator]
+
+
+class TaskSpace:
+    """The set of tasks of one env family, with validation, sampling and difficulty.
+
+    Args:
+        name: The env family the space belongs to, used in messages.
+        knobs: The knobs, in the order they are listed to users.
+        difficulty: A function from a complete, valid task to a number in [0, 1].
+    """
+
+    def __init__(
+        self, name: str, knobs: Sequence[Knob], difficulty: Callable[[Mapping[str, Any]], float]
+    ) -> None:
+        self.name = name
+        self.knobs: dict[str, Knob] = {k.name: k for k in knobs}
+        if len(self.knobs) != len(knobs):
+            raise ValueError(f"task space {name!r} has duplicate knob names")
+        self._difficulty = difficulty
+
+    def __iter__(self) -> Iterator[Knob]:
+        return iter(self.knobs.values())
+
+    def __repr__(self) -> str:
+        return f"TaskSpace({self.name!r}, knobs={list(self.knobs)})"
+
+    def default(self) -> dict[str, Any]:
+        """The task made of every knob's default value."""
+        return {k.name: k.default for k in self}
+
+    def validate(self, task: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Check a (possibly partial) task and return it complete, defaults filled in.
+
+        Raises:
+            ValueError: if ``task`` is not a mapping, has a key that is not a knob, or a value
+                outside its knob's range. The message names the key and its allowed values.
+        """
+        if task is None:
+            return self.default()
+        if not isinstance(task, Mapping):
+            raise ValueError(f"a {self.name} task must be a dict of knob values, got {task!r}")
+        unknown = [key for key in task if key not in self.knobs]
+        if unknown:
+            raise ValueError(
+                f"unknown {self.name} task key {unknown[0]!r}; valid keys: "
+                + ", ".join(f"{k.name} ({k.describe()})" for k in self)
+            )
+        full = self.default()
+        for key, value in task.items():
+            full[key] = self.knobs[key].validate(value)
+        return full
+
+    def contains(self, task: Mapping[str, Any]) -> bool:
+        """Whether ``task`` is a valid task of this space."""
+        try:
+            self.validate(task)
+        except ValueError:
+            return False
+        return True
+
+    def difficulty(self, task: Mapping[str, Any] | None) -> float:
+        """The difficulty of ``task`` in [0, 1] (validated first)."""
+        value = float(self._difficulty(self.validate(task)))
+        return min(1.0, max(0.0, value))
+
+    def sample(self, rng: np.random.Generator) -> dict[str, Any]:
+        """Draw one task uniformly over every knob, using only ``rng``."""
+        task: dict[str, Any] = {}
+        for knob in self:
+            if knob.choices is not None:
+                task[knob.name] = knob.choices[int(rng.integers(len(knob.choices)))]
+            else:
+                task[knob.name] = float(rng.uniform(knob.low, knob.high))
+        return task
+
+    def table(self) -> str:
+        """A markdown table of the knobs, for documentation."""
+        rows = ["| key | allowed | default | effect |", "| --- | --- | --- | --- |"]
+        for k in self:
+            rows.append(f"| `{k.name}` | {k.describe()} | `{k.default!r}` | {k.doc} |")
+        return "\n".join(rows)
