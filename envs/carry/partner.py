@@ -1,7 +1,7 @@
 """The scripted human proxy: a partner that leads along the route or follows by admittance.
 
-As ``leader`` it walks along the route towards the point where the object's centre sits in
-the goal zone, at the task's ``partner_speed`` (reached over the first second), with
+As ``leader`` it walks ahead of the object along the route, then to where it must stand for
+the object's centre to sit on the goal (it sees the object, so it can), at the task's ``partner_speed`` (reached over the first second), with
 smoothly varying speed and heading noise (``partner_noise``) and, at ``intention_change_rate``
 events per second, an intention change: half the time a pause of 0.5 to 1.5 s, otherwise a
 new cruising speed between 0.5 and 1.5 times the task's speed. Like a person, it slows
@@ -108,9 +108,15 @@ class HumanProxy:
             return 0.0, 0.0, lift
         route = sim.route
         handle = sim.spec.handle_x  # type: ignore[union-attr]
-        final = route.point_at(route.length + handle)  # type: ignore[union-attr]
-        aim = route.point_at(min(object_progress + handle + 0.4, route.length + handle))  # type: ignore[union-attr]
         x, y = sim.body_xy[seat]
+        # Where to stand so the object's centre lies on the goal, given where the other end
+        # is: the leader sees the object, and swings wide through a turn to land it there.
+        gx, gy = route.goal  # type: ignore[union-attr]
+        bx, by = sim.body_xy[1 - seat]
+        span = math.hypot(gx - bx, gy - by) or 1.0
+        final = (gx + (gx - bx) * handle / span, gy + (gy - by) * handle / span)
+        ahead = object_progress + handle + 0.4
+        aim = final if ahead >= route.length + handle else route.point_at(ahead)  # type: ignore[union-attr]
         remaining = math.hypot(final[0] - x, final[1] - y)
         speed = self.speed * self.speed_factor * min(1.0, self.time) * gain
         speed = max(0.0, min(speed, 1.5 * remaining))
