@@ -1,12 +1,13 @@
 """The scripted human proxy: a partner that leads along the route or follows by admittance.
 
 As ``leader`` it walks ahead of the object along the route, then to where it must stand for
-the object's centre to sit on the goal (it sees the object, so it can), at the task's ``partner_speed`` (reached over the first second), with
-smoothly varying speed and heading noise (``partner_noise``) and, at ``intention_change_rate``
-events per second, an intention change: half the time a pause of 0.5 to 1.5 s, otherwise a
-new cruising speed between 0.5 and 1.5 times the task's speed. Like a person, it slows
-down when it feels the load held back (from :data:`RESIST_START` newtons) and stands
-still, keeping the tension, from :data:`RESIST_STOP` newtons.
+the object's centre to sit on the goal (it sees the object, so it can), at the task's
+``partner_speed`` (reached over the first second), with smoothly varying speed and heading
+noise (``partner_noise``) and, at ``intention_change_rate`` events per second, an intention
+change: half the time a pause of 0.5 to 1.5 s, otherwise a new cruising speed between 0.5
+and 1.5 times the task's speed. Like a person, it slows down when it feels the load held
+back (from :data:`RESIST_START` newtons) and stands still, keeping the tension, from
+:data:`RESIST_STOP` newtons.
 
 As ``follower`` it is a classic admittance controller, a virtual mass-damper
 (``FOLLOW_MASS * dv/dt + FOLLOW_DAMPING * v = f``) driven by the horizontal force ``f`` it
