@@ -77,9 +77,12 @@ class CarryEnv(gym.Env):
     ## Episode End
     Terminated on success (the object's centre within 0.25 m of the goal, horizontally) or
     on a drop: tilt beyond 30 degrees, the object touching the ground, or a grip force
-    beyond 600 N. Truncated after ``max_steps`` steps (default 1500, at most 2000). The
-    last step's ``info`` holds ``success``, ``end_reason``, ``partner_effort`` (mean force
-    magnitude the partner applies to the object, N), ``own_effort``, ``peak_force`` (N),
+    beyond 600 N (low-pass filtered over 0.1 s, so single-substep impulses do not count).
+    Truncated after ``max_steps`` steps (default 1500, at most 2000). The last step's
+    ``info`` holds ``success``, ``end_reason`` (``success``, ``drop_tilt``,
+    ``drop_height``, ``grip_overload`` or ``time_limit``), ``partner_effort`` (mean force
+    magnitude the partner applies to the object, N), ``own_effort``, ``peak_force`` (the
+    largest 0.1 s-filtered grip force of either carrier, N),
     ``mean_tilt_deg``, ``max_tilt_deg``, ``displacement`` (m gained towards the goal),
     ``idle_fraction`` (share of steps the object did not move), ``episode_time_s`` and
     ``difficulty``. Stepping after the end raises ``gymnasium.error.ResetNeeded``.
