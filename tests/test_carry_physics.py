@@ -170,3 +170,38 @@ def test_worlds_in_one_process_do_not_interfere():
     finally:
         a.close()
         b.close()
+
+
+@pytest.mark.parametrize("route", ["straight", "turn", "slope"])
+@pytest.mark.parametrize("kind", ["box", "table", "stretcher"])
+def test_longest_routes_build_and_step(route, kind):
+    # Long routes have many route marks; pybullet crashes on shape arrays of over 16.
+    env = CarryParallelEnv()
+    try:
+        task = {"object": kind, "route": route, "route_length": 8.0, "slope_deg": 10.0}
+        env.reset(seed=0, options={"task": {**task, "turn_angle_deg": -90.0}})
+        obs = _run(env, _hold(), 5)
+        assert all(np.isfinite(o).all() for o in obs.values())
+        goal = env._episode.route.goal
+        assert math.hypot(*goal) > 4.0
+    finally:
+        env.close()
+
+
+def test_violent_random_actions_keep_the_world_finite():
+    env = CarryParallelEnv()
+    rng = np.random.default_rng(0)
+    try:
+        for episode in range(12):
+            task = env.task_space.sample(np.random.default_rng(episode))
+            env.reset(seed=episode, options={"task": task})
+            for _ in range(150):
+                actions = {a: rng.choice([-1.0, 1.0], 3).astype(np.float32) for a in env.agents}
+                obs, rewards, terminated, truncated, infos = env.step(actions)
+                for agent, o in obs.items():
+                    assert np.isfinite(o).all() and math.isfinite(rewards[agent])
+                if any(terminated.values()) or any(truncated.values()):
+                    assert all(infos[a]["end_reason"] for a in infos)
+                    break
+    finally:
+        env.close()

@@ -69,6 +69,7 @@ _POSITION_GAINS = (0.2, 0.2, 0.2)
 _VELOCITY_GAINS = (1.0, 1.0, 1.0)
 _LEGS_X, _LEGS_Y, _ARM_X, _ARM_Y, _LIFT, _WRIST = range(6)
 _ALL_JOINTS = (0, 1, 2, 3, 4, 5)
+_SHAPES_PER_ARRAY = 8
 
 
 @dataclass(frozen=True)
@@ -186,12 +187,14 @@ class CarrySim:
             0, -1, marker, (goal[0], goal[1], route.height(goal[0]) + 0.006), physicsClientId=cid
         )
         dashes = [route.point_at(s) for s in np.arange(0.0, route.length, 0.4)]
-        if dashes:
-            n = len(dashes)
+        # pybullet's shape arrays hold at most 16 shapes (more crash the client): chunk them.
+        for start in range(0, len(dashes), _SHAPES_PER_ARRAY):
+            chunk = dashes[start : start + _SHAPES_PER_ARRAY]
+            n = len(chunk)
             shapes = pb.createVisualShapeArray(
                 shapeTypes=[pb.GEOM_BOX] * n,
                 halfExtents=[(0.06, 0.06, 0.004)] * n,
-                visualFramePositions=[(x, y, route.height(x) + 0.004) for x, y in dashes],
+                visualFramePositions=[(x, y, route.height(x) + 0.004) for x, y in chunk],
                 rgbaColors=[(0.35, 0.35, 0.35, 1)] * n,
                 physicsClientId=cid,
             )
