@@ -208,7 +208,9 @@ class CarryParallelEnv(ParallelEnv):
     def render(self) -> np.ndarray | None:
         """An RGB frame in ``rgb_array`` mode; nothing in ``human`` mode."""
         if self.render_mode == "rgb_array":
-            return self._episode.sim.render(*self.render_size)  # type: ignore[return-value]
+            return self._episode.sim.render(*self.render_size)
+        if self.render_mode == "human":
+            self._episode.sim.follow_camera()
         return None
 
     def close(self) -> None:

@@ -424,6 +424,17 @@ class CarrySim:
         self.obj_vel = pb.getBaseVelocity(self.obj, physicsClientId=cid)[0]
 
     # ---------------------------------------------------------------------------- rendering
+    def follow_camera(self) -> None:
+        """Point the window's camera (``gui=True``) at the carried object."""
+        x, y, z = self.obj_pos
+        pb.resetDebugVisualizerCamera(
+            cameraDistance=3.2,
+            cameraYaw=35.0,
+            cameraPitch=-30.0,
+            cameraTargetPosition=(x, y, max(z - 0.4, 0.3)),
+            physicsClientId=self.client,
+        )
+
     def render(self, width: int, height: int) -> np.ndarray:
         """Render the scene with pybullet's software renderer; returns uint8 (H, W, 3)."""
         cid = self.client
