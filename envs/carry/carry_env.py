@@ -14,6 +14,7 @@ from palaestra.envs.carry.core import (
     carrier_action_space,
     carrier_observation_space,
     check_render_mode,
+    task_from_options,
     validate_action,
 )
 from palaestra.envs.carry.task import CARRY_TASK_SPACE
@@ -145,12 +146,9 @@ class CarryEnv(gym.Env):
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """Start an episode; ``options={"task": {...}}`` sets the task first."""
         super().reset(seed=seed)
-        if options:
-            unknown = set(options) - {"task"}
-            if unknown:
-                raise ValueError(f"unknown reset option(s) {sorted(unknown)}; valid: ['task']")
-            if options.get("task") is not None:
-                self._task = self.task_space.validate(options["task"])
+        task = task_from_options(options)
+        if task is not None:
+            self._task = self.task_space.validate(task)
         self._learner = 1 if self._task["role"] == "leader" else 0
         self._episode.reset(self._task, self.np_random, scripted={1 - self._learner})
         if self.render_mode == "human":

@@ -16,6 +16,7 @@ from palaestra.envs.carry.core import (
     carrier_action_space,
     carrier_observation_space,
     check_render_mode,
+    task_from_options,
     validate_action,
 )
 from palaestra.envs.carry.task import CARRY_TASK_SPACE
@@ -142,12 +143,9 @@ class CarryParallelEnv(ParallelEnv):
         """Start an episode; ``options={"task": {...}}`` sets the task first."""
         if seed is not None or self._rng is None:
             self._rng, _ = gym.utils.seeding.np_random(seed)
-        if options:
-            unknown = set(options) - {"task"}
-            if unknown:
-                raise ValueError(f"unknown reset option(s) {sorted(unknown)}; valid: ['task']")
-            if options.get("task") is not None:
-                self._task = self.task_space.validate(options["task"])
+        task = task_from_options(options)
+        if task is not None:
+            self._task = self.task_space.validate(task)
         lead = 1 if self._task["role"] == "leader" else 0
         seats = {"carrier_0": lead, "carrier_1": 1 - lead}
         scripted = {seats[self.scripted_partner]} if self.scripted_partner else set()

@@ -7,6 +7,7 @@ either driven by actions from outside or by a scripted :class:`HumanProxy`.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ __all__ = [
     "carrier_action_space",
     "carrier_observation_space",
     "check_render_mode",
+    "task_from_options",
     "validate_action",
 ]
 
@@ -63,6 +65,7 @@ force plate, the metric filters them out."""
 IDLE_SPEED = 0.02
 """The object counts as idle while its horizontal speed is below this, m/s."""
 
+log = logging.getLogger(__name__)
 _FILTER_ALPHA = 1.0 - math.exp(-CONTROL_DT / FORCE_FILTER_S)
 
 OBS_NAMES = (
@@ -143,6 +146,8 @@ class CarryEpisode:
 
     def reset(self, task: Mapping[str, Any], rng: np.random.Generator, scripted: set[int]) -> None:
         """Build the episode of a complete, valid ``task``; ``scripted`` seats get a proxy."""
+        if not self.sim.connected:
+            raise RuntimeError("this carry env has been closed; make a new one")
         self.task = dict(task)
         spec = OBJECTS[task["object"]]
         route = Route(
@@ -321,7 +326,8 @@ class CarryEpisode:
         }
 
     def close(self) -> None:
-        """Release the physics client."""
+        """Release the physics client; later steps raise ResetNeeded, resets RuntimeError."""
+        self.done = True
         self.sim.close()
 
 
@@ -337,6 +343,22 @@ def carrier_action_space() -> Any:
     from gymnasium import spaces
 
     return spaces.Box(-1.0, 1.0, shape=(3,), dtype=np.float32)
+
+
+def task_from_options(options: Mapping[str, Any] | None) -> Any:
+    """The ``task`` entry of ``reset`` options, or None; other keys are logged and ignored.
+
+    Other keys are not an error: conformance tests (PettingZoo's ``parallel_api_test``)
+    pass dummy options, and generic training code may pass options meant for other envs.
+    """
+    if not options:
+        return None
+    unknown = sorted(str(k) for k in options if k != "task")
+    if unknown:
+        log.warning(
+            "carry env: ignoring unknown reset option(s) %s; the only one is 'task'", unknown
+        )
+    return options.get("task")
 
 
 def check_render_mode(render_mode: str | None, allowed: list[str]) -> bool:
