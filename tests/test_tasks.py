@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -142,12 +143,18 @@ def test_turn_route_geometry(angle):
     a = math.radians(abs(angle))
     expected = (2.0 + radius * math.sin(a), side * radius * (1 - math.cos(a)))
     assert route.goal == pytest.approx(expected, abs=1e-3)
-    assert math.degrees(route.heading_at(3.99)) == pytest.approx(angle, abs=2.0)
+    assert math.degrees(route.heading_at(3.99)) == pytest.approx(angle, abs=0.5)
+    assert route.heading_at(1.0) == 0.0
+    # Consecutive points are spaced by their arc-length difference (a unit-speed path).
+    points = [route.point_at(s) for s in np.arange(0.0, 7.0, 0.01)]
+    steps = [math.dist(a, b) for a, b in itertools.pairwise(points)]
+    assert min(steps) == pytest.approx(0.01, abs=1e-4) and max(steps) <= 0.01 + 1e-9
     # Progress of points on the path is their arc length, and walking along increases it.
-    route.reset_progress()
     s_values = [route.progress(*route.point_at(s)) for s in np.arange(0.0, 6.0, 0.1)]
     assert s_values == pytest.approx(list(np.arange(0.0, 6.0, 0.1)), abs=0.01)
-    # A point off the path projects to the nearest path point.
-    route.reset_progress()
-    x, y = route.point_at(1.0)
-    assert route.progress(x, y + 0.3) == pytest.approx(1.0, abs=0.01)
+    # Points off the path project to the nearest path point, on each of its three parts.
+    for s in (1.0, 3.0, 5.0):
+        x, y = route.point_at(s)
+        h = route.heading_at(s)
+        nx, ny = -math.sin(h), math.cos(h)
+        assert route.progress(x + 0.2 * nx, y + 0.2 * ny) == pytest.approx(s, abs=1e-6)

@@ -3,26 +3,22 @@
 Every route starts at the origin heading along +x. ``straight`` and ``slope`` run along the
 x axis; ``slope`` adds a ramp that starts :data:`RAMP_START` metres ahead and climbs at the
 task's incline. ``turn`` runs straight for half its length, then along a circular arc whose
-heading changes by the task's turn angle. The goal is the point at the route's arc length;
-the path continues beyond it (:data:`RUN_OUT` metres) so a leader can walk past the goal
-with the object between it and the follower.
+heading changes by the task's turn angle, then straight on. The goal is the point at the
+route's arc length; the path continues beyond it, so a leader can walk past the goal with
+the object between it and the follower.
+
+The path is made of a line, an arc and a line, so points and projections are computed in
+closed form (a few float operations per call: this runs every env step).
 """
 
 from __future__ import annotations
 
 import math
 
-import numpy as np
-
-__all__ = ["RAMP_START", "RUN_OUT", "Route"]
+__all__ = ["RAMP_START", "Route"]
 
 RAMP_START = 1.5
 """Distance from the start to the foot of the ramp on the ``slope`` route, m."""
-
-RUN_OUT = 3.0
-"""Length of path kept beyond the goal, m."""
-
-_SPACING = 0.05
 
 
 class Route:
@@ -39,52 +35,42 @@ class Route:
         self.kind = kind
         self.length = float(length)
         self.grade = math.tan(math.radians(slope_deg)) if kind == "slope" else 0.0
-        self._straight = kind != "turn" or abs(turn_angle_deg) < 1e-6
-        s = np.arange(0.0, self.length + RUN_OUT + _SPACING, _SPACING)
-        if self._straight:
-            xy = np.stack([s, np.zeros_like(s)], axis=1)
-        else:
-            xy = self._turn_points(s, self.length / 2, math.radians(turn_angle_deg))
-        self.s = s
-        self.points = xy
+        angle = math.radians(turn_angle_deg) if kind == "turn" else 0.0
+        self._straight = abs(angle) < 1e-9
+        if not self._straight:
+            self._lead_in = self.length / 2  # straight part before the arc
+            self._side = 1.0 if angle > 0 else -1.0
+            self._angle = abs(angle)
+            self._radius = (self.length / 2) / self._angle
+            self._arc_end = self._lead_in + self._radius * self._angle
+            self._centre = (self._lead_in, self._side * self._radius)
+            self._exit = self._arc_point(self._angle)
+            self._exit_heading = (math.cos(angle), math.sin(angle))
         self.goal = self.point_at(self.length)
-        self._hint = 0
 
-    @staticmethod
-    def _turn_points(s: np.ndarray, straight: float, angle: float) -> np.ndarray:
-        radius = straight / abs(angle)
-        side = 1.0 if angle > 0 else -1.0
-        xy = np.zeros((len(s), 2))
-        before = s <= straight
-        xy[before, 0] = s[before]
-        arc_s = np.clip(s - straight, 0.0, straight)
-        phi = arc_s / radius
-        on_arc = (s > straight) & (s <= 2 * straight)
-        xy[on_arc, 0] = straight + radius * np.sin(phi[on_arc])
-        xy[on_arc, 1] = side * radius * (1 - np.cos(phi[on_arc]))
-        after = s > 2 * straight
-        end = np.array(
-            [straight + radius * math.sin(abs(angle)), side * radius * (1 - math.cos(abs(angle)))]
+    def _arc_point(self, phi: float) -> tuple[float, float]:
+        return (
+            self._lead_in + self._radius * math.sin(phi),
+            self._side * self._radius * (1.0 - math.cos(phi)),
         )
-        heading = np.array([math.cos(angle), math.sin(angle)])
-        xy[after] = end + (s[after] - 2 * straight)[:, None] * heading
-        return xy
 
     def point_at(self, s: float) -> tuple[float, float]:
-        """The (x, y) point at arc length ``s`` (clamped to the path)."""
-        s = min(max(s, 0.0), float(self.s[-1]))
-        if self._straight:
+        """The (x, y) point at arc length ``s`` (the path extends along +x before 0)."""
+        if self._straight or s <= self._lead_in:
             return (s, 0.0)
+        if s <= self._arc_end:
+            return self._arc_point((s - self._lead_in) / self._radius)
+        t = s - self._arc_end
         return (
-            float(np.interp(s, self.s, self.points[:, 0])),
-            float(np.interp(s, self.s, self.points[:, 1])),
+            self._exit[0] + t * self._exit_heading[0],
+            self._exit[1] + t * self._exit_heading[1],
         )
 
     def heading_at(self, s: float) -> float:
         """The path's heading (radians from +x) at arc length ``s``."""
-        a = self.point_at(s - _SPACING)
-        b = self.point_at(s + _SPACING)
-        return math.atan2(b[1] - a[1], b[0] - a[0])
+        if self._straight or s <= self._lead_in:
+            return 0.0
+        return self._side * min((s - self._lead_in) / self._radius, self._angle)
 
     def height(self, x: float) -> float:
         """Ground height at ``x``, m (the ramp rises along x only)."""
@@ -96,26 +82,25 @@ class Route:
         """d(height)/dx at ``x``."""
         return self.grade if (self.grade != 0.0 and x > RAMP_START) else 0.0
 
-    def reset_progress(self) -> None:
-        """Forget the search hint kept by :meth:`progress` (call at each reset)."""
-        self._hint = 0
-
     def progress(self, x: float, y: float) -> float:
-        """Arc length of the path point nearest to (x, y), m.
-
-        On a straight route this is ``x``; on a turn the nearest polyline vertex is searched
-        near the previous answer (the object moves a few centimetres per step) and refined on
-        the adjacent segment.
-        """
+        """Arc length of the path point nearest to (x, y), m."""
         if self._straight:
             return x
-        lo = max(self._hint - 40, 0)
-        window = self.points[lo : self._hint + 41]
-        d2 = (window[:, 0] - x) ** 2 + (window[:, 1] - y) ** 2
-        i = lo + int(np.argmin(d2))
-        self._hint = i
-        j0, j1 = max(i - 1, 0), min(i + 1, len(self.s) - 1)
-        tx, ty = self.points[j1] - self.points[j0]
-        ax, ay = self.points[i]
-        along = ((x - ax) * tx + (y - ay) * ty) / math.hypot(tx, ty)
-        return float(self.s[i] + along)
+        # Candidate 1: the lead-in line (and its extension behind the start).
+        s_line = min(x, self._lead_in)
+        best_s, best_d2 = s_line, (x - s_line) ** 2 + y * y
+        # Candidate 2: the arc. P(phi) - centre = r (sin phi, -side cos phi).
+        cx, cy = self._centre
+        phi = math.atan2(x - cx, -self._side * (y - cy))
+        phi = min(max(phi, 0.0), self._angle)
+        px, py = self._arc_point(phi)
+        d2 = (x - px) ** 2 + (y - py) ** 2
+        if d2 < best_d2:
+            best_s, best_d2 = self._lead_in + self._radius * phi, d2
+        # Candidate 3: the exit line.
+        hx, hy = self._exit_heading
+        t = max(0.0, (x - self._exit[0]) * hx + (y - self._exit[1]) * hy)
+        px, py = self._exit[0] + t * hx, self._exit[1] + t * hy
+        if (x - px) ** 2 + (y - py) ** 2 < best_d2:
+            best_s = self._arc_end + t
+        return best_s

@@ -36,7 +36,7 @@ import numpy as np
 import pybullet as pb
 
 from palaestra.envs.carry.objects import ObjectSpec
-from palaestra.envs.carry.route import RAMP_START, RUN_OUT, Route
+from palaestra.envs.carry.route import RAMP_START, Route
 
 __all__ = [
     "CONTROL_DT",
@@ -210,7 +210,8 @@ class CarrySim:
         pb.createMultiBody(0, col, vis, (0, 0, -0.05), physicsClientId=cid)
         if route.grade > 0.0:
             angle = math.atan(route.grade)
-            length = (route.goal[0] + RUN_OUT + 2.0 - RAMP_START) / math.cos(angle)
+            # The ramp runs 5 m past the goal, so a leader can walk beyond it.
+            length = (route.goal[0] + 5.0 - RAMP_START) / math.cos(angle)
             thick = 0.1
             half = (length / 2, 3.0, thick / 2)
             mid_x = RAMP_START + math.cos(angle) * length / 2
