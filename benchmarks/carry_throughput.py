@@ -3,7 +3,7 @@
 Runs the env made by ``gym.make`` (with Gymnasium's default wrappers) on one CPU core with
 seeded uniform random actions, resetting when an episode ends, and prints:
 
-* env steps per second at the shipped control rate (50 Hz, 4 physics substeps per step);
+* env steps per second at the shipped control rate (50 Hz, 3 physics substeps per step);
 * in a second pass over the same seeds, the time spent inside ``pybullet.stepSimulation``
   (timed by a wrapper whose own cost is counted as non-physics time), and so the physics
   share of a step: physics time / total time. A share of 0.5 means the Python around the

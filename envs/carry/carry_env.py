@@ -38,7 +38,7 @@ class CarryEnv(gym.Env):
 
     The world is simulated by pybullet (``DIRECT`` mode, one physics client per env, so envs
     in one process never interfere). The controller runs at 50 Hz; each step advances the
-    physics by 4 substeps of 5 ms. A carrier is a mobile base with a vertical lift: its legs
+    physics by 3 substeps of 6.7 ms. A carrier is a mobile base with a vertical lift: its legs
     track the commanded walking velocity with bounded strength (robot 400 N, human 200 N),
     its arms are a damper (300 N s/m) with 0.2 m of reach, and its two hands hold the handle
     either side of the object's long axis (roll is held, pitch and yaw are free).

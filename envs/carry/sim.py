@@ -6,7 +6,7 @@ live side by side in one process without interfering.
 
 Timing:
     The controller acts at :data:`CONTROL_HZ` (50 Hz, one env step = 0.02 s). Each env step
-    runs :data:`SUBSTEPS` (4) physics steps of :data:`PHYSICS_DT` (5 ms, 200 Hz).
+    runs :data:`SUBSTEPS` (3) physics steps of :data:`PHYSICS_DT` (6.7 ms, 150 Hz).
 
 A carrier is a mobile base with a vertical lift, modelled as one articulated body:
 
@@ -53,7 +53,7 @@ __all__ = [
 
 CONTROL_HZ = 50
 """Env steps per simulated second."""
-SUBSTEPS = 4
+SUBSTEPS = 3
 """Physics steps per env step."""
 CONTROL_DT = 1.0 / CONTROL_HZ
 PHYSICS_DT = CONTROL_DT / SUBSTEPS
