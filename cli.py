@@ -1,6 +1,8 @@
 """The ``palaestra`` command line.
 
 Subcommands:
+    train: train a policy with PPO on any registered env id (per-env defaults).
+    eval: evaluate a run's latest checkpoint.
     list-envs: print every registered env id with a one-line description.
     demo: play the carry task with a scripted carrier; write an mp4 and a metrics summary.
 
@@ -9,9 +11,9 @@ Heavy modules are imported inside the subcommands, so ``palaestra --help`` is qu
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,7 +21,7 @@ from typing import Any, Literal
 
 import tyro
 
-__all__ = ["demo", "list_envs", "main"]
+__all__ = ["demo", "eval_run", "list_envs", "main", "train_command"]
 
 log = logging.getLogger("palaestra")
 
@@ -32,17 +34,6 @@ def list_envs() -> None:
     for entry in ENV_IDS:
         api = "gymnasium" if entry.api == "gymnasium" else "pettingzoo"
         print(f"{entry.id:<{width}}  [{api}]  {entry.description}")
-
-
-def _write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON through a temporary file and a rename, so readers never see half a file."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2, sort_keys=True)
-        handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 def _play(env: Any, agent: Any, seed: int, task: dict[str, Any], frames: list | None) -> dict:
@@ -116,7 +107,9 @@ def demo(
     adm = summary["agents"]["admittance"]["mean"]["partner_effort"]
     pas = summary["agents"]["passive"]["mean"]["partner_effort"]
     summary["partner_effort_reduction_vs_passive"] = 1.0 - adm / pas
-    _write_json_atomic(out_dir / "metrics.json", summary)
+    from palaestra.train.checkpoint import write_json_atomic
+
+    write_json_atomic(out_dir / "metrics.json", summary)
     print(
         f"success rate: admittance {summary['agents']['admittance']['mean']['success']:.0%}, "
         f"passive {summary['agents']['passive']['mean']['success']:.0%}; partner effort "
@@ -128,14 +121,115 @@ def demo(
     print(f"wrote {out_dir / 'metrics.json'}")
 
 
+def train(env_id: tyro.conf.Positional[str]) -> None:
+    """Train a policy with PPO: palaestra train ENV_ID [--total-timesteps N] [--ppo.<name> V] ...
+
+    ENV_ID is any registered Gymnasium id (CartPole-v1, palaestra/Carry-v0, ...) or a
+    PettingZoo Parallel id (palaestra/carry-v0). Per-env defaults apply to every flag not
+    given; `palaestra train ENV_ID --help` lists them. `--resume RUN_DIR` continues a run
+    from its latest checkpoint.
+    """
+    train_command([env_id])
+
+
+def train_command(argv: Sequence[str]) -> None:
+    """Parse ``palaestra train`` arguments (defaults depend on the env id) and train."""
+    import palaestra  # noqa: F401  (registers the envs)
+    from palaestra.train.checkpoint import CheckpointError
+    from palaestra.train.config import TrainConfig, config_from_dict
+    from palaestra.train.defaults import defaults_for
+    from palaestra.train.envs import resolve_env_id
+    from palaestra.train.ppo import TrainingDiverged
+    from palaestra.train.ppo import train as run_training
+
+    argv = list(argv)
+    resume_dir = None
+    if "--resume" in argv:
+        i = argv.index("--resume")
+        if i + 1 >= len(argv):
+            raise SystemExit("error: --resume needs a run folder")
+        resume_dir = Path(argv[i + 1])
+        del argv[i : i + 2]
+        config_path = resume_dir / "config.json"
+        if not config_path.is_file():
+            raise SystemExit(f"error: {config_path} not found: is {resume_dir} a run folder?")
+        default = config_from_dict(json.loads(config_path.read_text(encoding="utf-8")))
+        default = dataclasses.replace(default, run_dir=resume_dir)
+        positional = [a for a in argv if not a.startswith("-")]
+        if positional and positional[0] == default.env_id:
+            argv.remove(positional[0])
+    else:
+        env_id = next((a for a in argv if not a.startswith("-")), None)
+        if env_id is None:
+            if "-h" in argv or "--help" in argv:
+                default = TrainConfig()
+            else:
+                raise SystemExit("error: palaestra train needs an env id, e.g. CartPole-v1")
+        else:
+            argv.remove(env_id)
+            try:
+                default = defaults_for(resolve_env_id(env_id))
+            except ValueError as exc:
+                raise SystemExit(f"error: {exc}") from None
+    config = tyro.cli(
+        TrainConfig, default=default, args=argv, prog="palaestra train ENV_ID",
+        description="Train a policy with PPO (defaults shown are this env's).",
+    )  # fmt: skip
+    try:
+        result = run_training(config, resume=resume_dir is not None)
+    except TrainingDiverged as exc:
+        raise SystemExit(f"error: training diverged: {exc}") from None
+    except (ValueError, CheckpointError) as exc:
+        raise SystemExit(f"error: {exc}") from None
+    print(f"run folder: {result.run_dir} ({result.global_step:,} steps, {result.updates} updates)")
+    if result.evaluation is not None:
+        ev = result.evaluation
+        line = f"evaluation over {ev['episodes']} episodes: return {ev['mean_return']:.2f}"
+        if "success" in ev:
+            line += f", success {ev['success']:.0%}"
+        print(line)
+
+
+def eval_run(run_dir: tyro.conf.Positional[Path], episodes: int = 10, video: bool = False) -> None:
+    """Evaluate a run's latest checkpoint with deterministic actions; writes RUN_DIR/eval.json.
+
+    Args:
+        run_dir: The run folder (with config.json and checkpoints/).
+        episodes: Evaluation episodes.
+        video: Also write RUN_DIR/eval.mp4 of the first episode (envs that render).
+    """
+    import palaestra  # noqa: F401  (registers the envs)
+    from palaestra.train.checkpoint import CheckpointError, write_json_atomic
+    from palaestra.train.evaluate import evaluate_policy
+    from palaestra.train.ppo import load_policy
+
+    try:
+        policy, config, obs_norm, critic_norm = load_policy(run_dir)
+        summary = evaluate_policy(
+            config, policy, obs_norm, critic_norm, episodes=episodes,
+            video_path=run_dir / "eval.mp4" if video else None,
+        )  # fmt: skip
+    except (ValueError, FileNotFoundError, CheckpointError) as exc:
+        raise SystemExit(f"error: {exc}") from None
+    write_json_atomic(run_dir / "eval.json", summary)
+    line = f"{config.env_id}: return {summary['mean_return']:.2f} +- {summary['std_return']:.2f}"
+    if "success" in summary:
+        line += f", success {summary['success']:.0%}"
+    print(f"{line} over {summary['episodes']} episodes; wrote {run_dir / 'eval.json'}")
+
+
 def main(args: Sequence[str] | None = None) -> None:
     """Entry point of the ``palaestra`` command."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    argv = list(sys.argv[1:] if args is None else args)
+    if argv and argv[0] == "train":
+        train_command(argv[1:])
+        return
     tyro.extras.subcommand_cli_from_dict(
-        {"list-envs": list_envs, "demo": demo},
+        {"train": train, "eval": eval_run, "list-envs": list_envs, "demo": demo},
         prog="palaestra",
         description="palaestra: a gym of human-inspired learning.",
-        args=sys.argv[1:] if args is None else args,
+        args=argv,
     )
 
 

@@ -1,0 +1,82 @@
+"""Default training settings per env: one table, so ``palaestra train ENV`` needs no flags.
+
+Envs not in the table get CleanRL's defaults for their action space: ``ppo.py`` settings
+for discrete actions, ``ppo_continuous_action.py`` settings for continuous ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from palaestra.train.config import PPOConfig, TrainConfig
+
+__all__ = ["DEFAULTS", "defaults_for"]
+
+_DISCRETE: dict[str, Any] = {"num_envs": 4, "total_timesteps": 500_000, "ppo": {}}
+_CONTINUOUS: dict[str, Any] = {
+    "num_envs": 1,
+    "total_timesteps": 1_000_000,
+    "ppo": {
+        "learning_rate": 3e-4,
+        "num_steps": 2048,
+        "num_minibatches": 32,
+        "update_epochs": 10,
+        "ent_coef": 0.0,
+        "normalize_obs": True,
+        "normalize_reward": True,
+    },
+}
+_CARRY: dict[str, Any] = {
+    "num_envs": 4,
+    "total_timesteps": 1_000_000,
+    "checkpoint_interval": 200_000,
+    "ppo": {
+        "learning_rate": 3e-4,
+        "num_steps": 512,
+        "num_minibatches": 16,
+        "update_epochs": 10,
+        "ent_coef": 0.0,
+        "log_std_init": -0.5,
+        "normalize_obs": True,
+        "normalize_reward": True,
+    },
+}
+
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "CartPole-v1": _DISCRETE,
+    "Acrobot-v1": _DISCRETE,
+    "Pendulum-v1": _CONTINUOUS,
+    "palaestra/Carry-v0": _CARRY,
+    "palaestra/carry-v0": {**_CARRY, "num_envs": 2},
+}
+"""Per-env overrides of :class:`~palaestra.train.config.TrainConfig` (``ppo`` nested)."""
+
+
+def _action_kind(env_id: str) -> str:
+    from palaestra.train.envs import is_multi_agent
+
+    if is_multi_agent(env_id):
+        import pettingzoo
+
+        env = pettingzoo.make("parallel", env_id)
+        space = env.action_space(env.possible_agents[0])
+    else:
+        import gymnasium as gym
+
+        env = gym.make(env_id)
+        space = env.action_space
+    env.close()
+    import gymnasium as gym
+
+    return "continuous" if isinstance(space, gym.spaces.Box) else "discrete"
+
+
+def defaults_for(env_id: str) -> TrainConfig:
+    """The default :class:`TrainConfig` of ``env_id``."""
+    table = DEFAULTS.get(env_id)
+    if table is None:
+        table = _CONTINUOUS if _action_kind(env_id) == "continuous" else _DISCRETE
+    fields = {k: v for k, v in table.items() if k != "ppo"}
+    ppo = dataclasses.replace(PPOConfig(), **table.get("ppo", {}))
+    return TrainConfig(env_id=env_id, ppo=ppo, **fields)

@@ -1,0 +1,374 @@
+"""Environments as the PPO trainer sees them: rows of flat observations, one per actor.
+
+:func:`make_env_batch` builds, from an env id, a :class:`EnvBatch` of ``num_envs`` copies:
+a Gymnasium vector env (one row per env) or PettingZoo Parallel envs (one row per env and
+agent, in ``possible_agents`` order). Every step returns numpy arrays over rows:
+
+* ``obs`` [R, obs_dim] float32, with a one-hot agent id appended for multi-agent envs;
+* ``action_mask`` [R, n] bool or None; ``critic_obs`` [R, ...] for a centralised critic;
+* ``rewards``, ``terminated``, ``truncated`` and ``valid`` [R].
+
+``valid`` is False for a row whose transition is not real: the step after an episode ended
+(Gymnasium 1.x resets a sub-env on the step after its episode ends, ignoring the action;
+the multi-agent batch does the same), and an agent that has already finished while others
+play on. When an episode ends on step t, the observation returned by step t is the
+episode's final observation, so a truncated episode can bootstrap from its value.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from palaestra.agents.spaces import ActionSpec, ObsLayout, action_spec, obs_layout
+
+__all__ = [
+    "EnvBatch",
+    "EpisodeRecord",
+    "StepBatch",
+    "is_multi_agent",
+    "make_env_batch",
+    "resolve_env_id",
+]
+
+
+@dataclass
+class EpisodeRecord:
+    """A finished episode: its return, length and the numeric metrics of its last info."""
+
+    episode_return: float
+    length: int
+    metrics: dict[str, float] = field(default_factory=dict)
+    agent: str | None = None
+
+
+@dataclass
+class StepBatch:
+    """What one step of an :class:`EnvBatch` returns (numpy arrays over rows)."""
+
+    obs: np.ndarray
+    action_mask: np.ndarray | None
+    critic_obs: np.ndarray | None
+    rewards: np.ndarray
+    terminated: np.ndarray
+    truncated: np.ndarray
+    valid: np.ndarray
+    episodes: list[EpisodeRecord]
+
+
+def _registered_ids() -> tuple[list[str], list[str]]:
+    import pettingzoo
+
+    import palaestra  # noqa: F401  (registers palaestra's envs)
+
+    return sorted(gym.registry), sorted(pettingzoo.parallel_registry)
+
+
+def is_multi_agent(env_id: str) -> bool:
+    """Whether ``env_id`` names a PettingZoo Parallel env (else it is a Gymnasium id)."""
+    return env_id in _registered_ids()[1]
+
+
+def resolve_env_id(env_id: str) -> str:
+    """Return ``env_id`` if it is registered with Gymnasium or PettingZoo.
+
+    Raises:
+        ValueError: for an unregistered id, listing the closest registered ids.
+    """
+    gym_ids, pz_ids = _registered_ids()
+    if env_id in gym_ids or env_id in pz_ids:
+        return env_id
+    close = difflib.get_close_matches(env_id, gym_ids + pz_ids, n=5, cutoff=0.5)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    raise ValueError(
+        f"unknown env id {env_id!r} (not registered with Gymnasium or PettingZoo){hint}"
+    )
+
+
+def _numeric_info(info: dict[str, Any]) -> dict[str, float]:
+    out = {}
+    for key, value in info.items():
+        if isinstance(
+            value, (bool, np.bool_, int, float, np.integer, np.floating)
+        ) and not key.startswith("_"):
+            out[key] = float(value)
+    return out
+
+
+class EnvBatch:
+    """Common interface of the single- and multi-agent env batches."""
+
+    num_rows: int
+    layout: ObsLayout
+    action: ActionSpec
+    critic_dim: int | None
+    obs_dim: int
+    agents: list[str]
+
+    def reset(self, seed: int) -> StepBatch:
+        """Reset every env (env i with seed ``seed + i``)."""
+        raise NotImplementedError
+
+    def step(self, actions: np.ndarray) -> StepBatch:
+        """Step with one action per row."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the envs."""
+        raise NotImplementedError
+
+    def render(self) -> np.ndarray | None:
+        """An RGB frame of the first env (made with ``render_mode="rgb_array"``), else None."""
+        raise NotImplementedError
+
+
+class GymEnvBatch(EnvBatch):
+    """``num_envs`` copies of a Gymnasium env in a vector env (sync or async)."""
+
+    def __init__(self, env_id: str, num_envs: int, mode: str = "sync", **kwargs: Any) -> None:
+        self.envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **kwargs)
+        self.layout = obs_layout(self.envs.single_observation_space)
+        self.action = action_spec(self.envs.single_action_space)
+        self.num_rows = num_envs
+        self.obs_dim = self.layout.dim
+        self.critic_dim = None
+        self.agents = ["agent"]
+        self._ended = np.zeros(num_envs, bool)
+        self._returns = np.zeros(num_envs)
+        self._lengths = np.zeros(num_envs, np.int64)
+
+    def reset(self, seed: int) -> StepBatch:
+        obs, _ = self.envs.reset(seed=[seed + i for i in range(self.num_rows)])
+        self._ended[:] = False
+        self._returns[:] = 0.0
+        self._lengths[:] = 0
+        flat, mask = self.layout.flatten(obs)
+        zeros = np.zeros(self.num_rows)
+        false = np.zeros(self.num_rows, bool)
+        return StepBatch(flat, mask, None, zeros, false, false.copy(), ~false, [])
+
+    def step(self, actions: np.ndarray) -> StepBatch:
+        obs, rewards, terminated, truncated, infos = self.envs.step(self.action.to_env(actions))
+        valid = ~self._ended
+        rewards = np.where(valid, rewards, 0.0).astype(np.float64)
+        terminated = np.asarray(terminated, bool) & valid
+        truncated = np.asarray(truncated, bool) & valid
+        self._returns += rewards
+        self._lengths += valid
+        ended = terminated | truncated
+        episodes = []
+        for i in np.flatnonzero(ended):
+            info = {
+                k: v[i]
+                for k, v in infos.items()
+                if not k.startswith("_") and infos.get("_" + k, np.ones(self.num_rows, bool))[i]
+            }
+            episodes.append(
+                EpisodeRecord(float(self._returns[i]), int(self._lengths[i]), _numeric_info(info))
+            )
+        self._returns[ended] = 0.0
+        self._lengths[ended] = 0
+        self._ended = ended
+        flat, mask = self.layout.flatten(obs)
+        return StepBatch(flat, mask, None, rewards, terminated, truncated, valid, episodes)
+
+    def close(self) -> None:
+        self.envs.close()
+
+    def render(self) -> np.ndarray | None:
+        frames = self.envs.render()
+        return None if frames is None else np.asarray(frames[0])
+
+
+class ParallelEnvBatch(EnvBatch):
+    """``num_envs`` PettingZoo Parallel envs in this process, one row per env and agent.
+
+    Args:
+        env_id: A PettingZoo id registered with ``pettingzoo.register("parallel", ...)``.
+        num_envs: Number of env copies.
+        centralized_critic: Also give each row the observations of every agent of its env
+            (a centralised critic, MAPPO).
+        kwargs: Passed to ``pettingzoo.make``.
+    """
+
+    def __init__(
+        self, env_id: str, num_envs: int, centralized_critic: bool = False, **kwargs: Any
+    ) -> None:
+        import pettingzoo
+
+        self.envs = [pettingzoo.make("parallel", env_id, **kwargs) for _ in range(num_envs)]
+        first = self.envs[0]
+        self.agents = list(first.possible_agents)
+        layouts = [obs_layout(first.observation_space(a)) for a in self.agents]
+        actions = [action_spec(first.action_space(a)) for a in self.agents]
+        for a, spec in zip(self.agents, actions, strict=True):
+            if (spec.kind, spec.shape, spec.size, spec.nvec) != (
+                actions[0].kind,
+                actions[0].shape,
+                actions[0].size,
+                actions[0].nvec,
+            ):
+                raise ValueError(
+                    f"agents {self.agents[0]!r} and {a!r} have different action spaces; "
+                    "palaestra's PPO needs one action space for all agents"
+                )
+        masks = {lay.mask_dim for lay in layouts}
+        if len(masks) > 1:
+            raise ValueError(f"agents disagree on having an action_mask: {masks}")
+        self.layouts = layouts
+        self.layout = layouts[0]
+        self.action = actions[0]
+        self.num_agents = len(self.agents)
+        self.num_envs = num_envs
+        self.num_rows = num_envs * self.num_agents
+        self.feature_dim = max(lay.dim for lay in layouts)
+        self.obs_dim = self.feature_dim + self.num_agents
+        self.centralized = centralized_critic
+        self.critic_dim = (
+            self.feature_dim * self.num_agents + self.num_agents if centralized_critic else None
+        )
+        self.mask_dim = layouts[0].mask_dim
+        self._pending_reset = np.zeros(num_envs, bool)
+        self._returns = np.zeros(self.num_rows)
+        self._lengths = np.zeros(self.num_rows, np.int64)
+        self._alive = np.zeros(self.num_rows, bool)
+        self._seed = 0
+        self._resets = 0
+        self._ids = np.tile(np.eye(self.num_agents, dtype=np.float32), (num_envs, 1))
+
+    def _row(self, env: int, agent: int) -> int:
+        return env * self.num_agents + agent
+
+    def _write_obs(
+        self, env: int, observations: dict, feats: np.ndarray, masks: np.ndarray | None
+    ) -> None:
+        for j, name in enumerate(self.agents):
+            if name in observations:
+                flat, mask = self.layouts[j].flatten(_batch_of_one(observations[name]))
+                feats[self._row(env, j), : flat.shape[1]] = flat[0]
+                if masks is not None and mask is not None:
+                    masks[self._row(env, j)] = mask[0]
+
+    def _assemble(
+        self, feats: np.ndarray, masks: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        obs = np.concatenate([feats, self._ids], axis=1)
+        critic = None
+        if self.centralized:
+            joint = feats.reshape(self.num_envs, self.num_agents * self.feature_dim)
+            critic = np.concatenate([np.repeat(joint, self.num_agents, axis=0), self._ids], axis=1)
+        return obs, critic
+
+    def _empty(self) -> tuple[np.ndarray, np.ndarray | None]:
+        feats = np.zeros((self.num_rows, self.feature_dim), np.float32)
+        masks = np.ones((self.num_rows, self.mask_dim), bool) if self.mask_dim else None
+        return feats, masks
+
+    def reset(self, seed: int) -> StepBatch:
+        self._seed = seed
+        feats, masks = self._empty()
+        for e, env in enumerate(self.envs):
+            observations, _ = env.reset(seed=seed + e)
+            self._write_obs(e, observations, feats, masks)
+            for j, name in enumerate(self.agents):
+                self._alive[self._row(e, j)] = name in env.agents
+        self._pending_reset[:] = False
+        self._returns[:] = 0.0
+        self._lengths[:] = 0
+        obs, critic = self._assemble(feats, masks)
+        zeros = np.zeros(self.num_rows)
+        false = np.zeros(self.num_rows, bool)
+        return StepBatch(obs, masks, critic, zeros, false, false.copy(), self._alive.copy(), [])
+
+    def step(self, actions: np.ndarray) -> StepBatch:
+        feats, masks = self._empty()
+        rewards = np.zeros(self.num_rows)
+        terminated = np.zeros(self.num_rows, bool)
+        truncated = np.zeros(self.num_rows, bool)
+        valid = self._alive.copy()
+        episodes: list[EpisodeRecord] = []
+        env_actions = self.action.to_env(actions)
+        for e, env in enumerate(self.envs):
+            if self._pending_reset[e]:
+                # The step after an episode ended resets the env; it is not a transition.
+                self._resets += 1
+                observations, _ = env.reset(seed=self._seed + self.num_envs * self._resets + e)
+                self._pending_reset[e] = False
+                self._write_obs(e, observations, feats, masks)
+                for j, name in enumerate(self.agents):
+                    self._alive[self._row(e, j)] = name in env.agents
+                continue
+            live = {
+                name: env_actions[self._row(e, j)]
+                for j, name in enumerate(self.agents)
+                if name in env.agents
+            }
+            observations, rew, term, trunc, infos = env.step(live)
+            self._write_obs(e, observations, feats, masks)
+            for j, name in enumerate(self.agents):
+                r = self._row(e, j)
+                if name not in live:
+                    continue
+                rewards[r] = float(rew.get(name, 0.0))
+                terminated[r] = bool(term.get(name, False))
+                truncated[r] = bool(trunc.get(name, False)) and not terminated[r]
+                self._returns[r] += rewards[r]
+                self._lengths[r] += 1
+                if terminated[r] or truncated[r] or name not in env.agents:
+                    if not (terminated[r] or truncated[r]):
+                        truncated[r] = True  # left without a flag: treat as truncated
+                    episodes.append(
+                        EpisodeRecord(
+                            float(self._returns[r]),
+                            int(self._lengths[r]),
+                            _numeric_info(infos.get(name, {})),
+                            name,
+                        )
+                    )
+                    self._returns[r] = 0.0
+                    self._lengths[r] = 0
+                    self._alive[r] = False
+            if not env.agents:
+                self._pending_reset[e] = True
+        obs, critic = self._assemble(feats, masks)
+        return StepBatch(obs, masks, critic, rewards, terminated, truncated, valid, episodes)
+
+    def close(self) -> None:
+        for env in self.envs:
+            env.close()
+
+    def render(self) -> np.ndarray | None:
+        frame = self.envs[0].render()
+        return None if frame is None else np.asarray(frame)
+
+
+def _batch_of_one(obs: Any) -> Any:
+    if isinstance(obs, dict):
+        return {k: np.asarray(v)[None] for k, v in obs.items()}
+    return np.asarray(obs)[None]
+
+
+def make_env_batch(
+    env_id: str,
+    num_envs: int,
+    *,
+    vector_mode: str = "sync",
+    centralized_critic: bool = False,
+    env_kwargs: dict[str, Any] | None = None,
+) -> EnvBatch:
+    """Build the env batch for ``env_id`` (Gymnasium or PettingZoo Parallel)."""
+    env_id = resolve_env_id(env_id)
+    if num_envs < 1:
+        raise ValueError(f"num_envs must be at least 1, got {num_envs}")
+    kwargs = dict(env_kwargs or {})
+    if is_multi_agent(env_id):
+        return ParallelEnvBatch(env_id, num_envs, centralized_critic=centralized_critic, **kwargs)
+    if centralized_critic:
+        raise ValueError(f"centralized_critic needs a multi-agent env; {env_id} is single-agent")
+    if vector_mode not in ("sync", "async"):
+        raise ValueError(f"vector_mode must be 'sync' or 'async', got {vector_mode!r}")
+    return GymEnvBatch(env_id, num_envs, vector_mode, **kwargs)

@@ -1,0 +1,418 @@
+"""Rollout storage and generalised advantage estimation (GAE) for PPO.
+
+Glossary (shapes use ``T`` for steps in a rollout and ``N`` for parallel envs or agents):
+
+- **transition**: one step ``(obs_t, a_t, r_t, obs_{t+1})`` of one env.
+- **terminated** / **truncated**: the transition ended its episode by reaching a terminal
+  state (no future reward: never bootstrap) or by a time limit or other cut-off (the future
+  was merely not observed: bootstrap from the value of the final observation).
+- **valid**: whether a stored step is a real transition. Gymnasium 1.x vector envs reset
+  with *next-step* autoreset: after an episode ends at step ``t``, the env's step ``t + 1``
+  only resets it, ignoring the action and returning reward 0. That step, and the steps of an
+  agent that has already left a multi-agent episode, are stored with ``valid = False``: they
+  get no advantage, never leak into their neighbours, and are left out of every minibatch.
+- **advantage** ``A_t``: GAE(gamma, lambda) of Schulman et al., "High-Dimensional Continuous
+  Control Using Generalized Advantage Estimation" (2016), eq. 16.
+- **return**: ``A_t + V(obs_t)``, the target of the value function (the TD(lambda) return).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+__all__ = ["Batch", "RolloutStorage", "compute_gae"]
+
+ArrayLike = Tensor | np.ndarray
+
+
+def compute_gae(
+    rewards: ArrayLike,
+    values: Tensor,
+    terminated: ArrayLike,
+    truncated: ArrayLike,
+    next_value: ArrayLike,
+    gamma: float,
+    gae_lambda: float,
+    valid: ArrayLike | None = None,
+) -> tuple[Tensor, Tensor]:
+    """Compute GAE(gamma, lambda) advantages and returns, backwards in time.
+
+    With ``V(obs_{t+1})`` equal to ``values[t + 1]`` for ``t < T - 1`` and to ``next_value``
+    for the last step::
+
+        delta_t = r_t + gamma * (1 - terminated_t) * V(obs_{t+1}) - values[t]
+        A_t     = valid_t * (delta_t + gamma * lambda * (1 - done_t) * A_{t+1})
+        returns = A + values
+
+    where ``done_t = terminated_t or truncated_t``. When a transition ends its episode,
+    ``obs_{t+1}`` is that episode's final observation: a truncated episode bootstraps from
+    its value, a terminated one does not, and neither passes advantage back across the end.
+    Steps with ``valid`` False (autoreset steps, finished agents) get advantage 0, so their
+    return equals their value; their value still serves as ``V(obs_{t+1})`` of the step
+    before, which is right for next-step autoreset, where it is the value of the final
+    observation.
+
+    Inputs other than ``values`` may also be numpy arrays; all are moved to the device and
+    dtype of ``values``.
+
+    Args:
+        rewards: ``[T, N]`` rewards ``r_t``.
+        values: ``[T, N]`` value estimates ``V(obs_t)``; a floating-point tensor whose
+            dtype and device the outputs take.
+        terminated: ``[T, N]`` bool (or 0/1) flags: the transition ended the episode in a
+            terminal state.
+        truncated: ``[T, N]`` bool (or 0/1) flags: the transition ended the episode by
+            truncation.
+        next_value: ``[N]`` value of the observation after the last step.
+        gamma: discount factor in [0, 1].
+        gae_lambda: GAE lambda in [0, 1]; 0 gives one-step TD errors, 1 gives Monte-Carlo
+            returns minus values.
+        valid: ``[T, N]`` bool flags, True for real transitions; all True when omitted.
+
+    Returns:
+        ``(advantages, returns)``, both ``[T, N]`` with the dtype and device of ``values``.
+
+    Raises:
+        ValueError: if shapes disagree, ``values`` is not floating point, or ``gamma`` or
+            ``gae_lambda`` lies outside [0, 1].
+    """
+    if not 0.0 <= gamma <= 1.0:
+        raise ValueError(f"gamma must lie in [0, 1], got {gamma}")
+    if not 0.0 <= gae_lambda <= 1.0:
+        raise ValueError(f"gae_lambda must lie in [0, 1], got {gae_lambda}")
+    if not isinstance(values, Tensor) or not values.is_floating_point():
+        raise ValueError(
+            "values must be a floating-point tensor, got "
+            f"{getattr(values, 'dtype', type(values).__name__)}"
+        )
+    if values.ndim != 2:
+        raise ValueError(f"values must have shape [T, N], got {tuple(values.shape)}")
+    shape = values.shape
+    rewards, terminated, truncated, next_value = (
+        torch.as_tensor(x) for x in (rewards, terminated, truncated, next_value)
+    )
+    named = {"rewards": rewards, "terminated": terminated, "truncated": truncated}
+    if valid is not None:
+        valid = torch.as_tensor(valid)
+        named["valid"] = valid
+    for name, tensor in named.items():
+        if tuple(tensor.shape) != tuple(shape):
+            raise ValueError(
+                f"{name} has shape {tuple(tensor.shape)}, expected {tuple(shape)} like values"
+            )
+    if tuple(next_value.shape) != (shape[1],):
+        raise ValueError(
+            f"next_value has shape {tuple(next_value.shape)}, expected ({shape[1]},) "
+            "(one value per env)"
+        )
+
+    device, dtype = values.device, values.dtype
+    rewards = rewards.to(device=device, dtype=dtype)
+    next_value = next_value.to(device=device, dtype=dtype)
+    terminated = terminated.to(device=device, dtype=torch.bool)
+    done = terminated | truncated.to(device=device, dtype=torch.bool)
+    if valid is None:
+        valid = torch.ones(shape, dtype=torch.bool, device=device)
+    else:
+        valid = valid.to(device=device, dtype=torch.bool)
+
+    zero = torch.zeros((), dtype=dtype, device=device)
+    advantages = torch.zeros_like(values)
+    last = torch.zeros_like(next_value)
+    for t in reversed(range(shape[0])):
+        following = next_value if t == shape[0] - 1 else values[t + 1]
+        # torch.where rather than multiplying by 0/1 masks: a NaN or inf in a value that
+        # must be ignored (a terminal bootstrap, an invalid step) cannot leak through.
+        bootstrap = torch.where(terminated[t], zero, following)
+        delta = rewards[t] + gamma * bootstrap - values[t]
+        carried = torch.where(done[t], zero, last)
+        last = torch.where(valid[t], delta + gamma * gae_lambda * carried, zero)
+        advantages[t] = last
+    return advantages, advantages + values
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One minibatch of valid transitions, flattened over steps and envs.
+
+    Attributes:
+        obs: ``[B, obs_dim]`` observations the actor saw.
+        critic_obs: ``[B, critic_obs_dim]`` observations of a centralised critic, or None.
+        actions: ``[B, *action_shape]`` actions taken.
+        logprobs: ``[B]`` log-probabilities of the actions under the rollout policy.
+        values: ``[B]`` value estimates at collection time.
+        advantages: ``[B]`` GAE advantages (not normalised).
+        returns: ``[B]`` value targets.
+        action_masks: ``[B, mask_dim]`` legal-action masks, or None.
+    """
+
+    obs: Tensor
+    critic_obs: Tensor | None
+    actions: Tensor
+    logprobs: Tensor
+    values: Tensor
+    advantages: Tensor
+    returns: Tensor
+    action_masks: Tensor | None
+
+
+class RolloutStorage:
+    """Preallocated tensors for one rollout of ``num_steps`` steps of ``num_envs`` envs.
+
+    Use it in three phases per PPO iteration: :meth:`insert` each step of the rollout,
+    :meth:`compute_returns` once with the value of the observation after the last step, then
+    :meth:`minibatches` once per epoch. Every tensor lives on ``device``; inputs are copied in
+    from wherever they are, so env outputs can stay on CPU.
+
+    Attributes:
+        obs: ``[T, N, obs_dim]`` float32 observations.
+        critic_obs: ``[T, N, critic_obs_dim]`` float32 critic observations, or None.
+        actions: ``[T, N, *action_shape]`` actions of ``action_dtype``.
+        logprobs: ``[T, N]`` float32 log-probabilities of the actions.
+        rewards: ``[T, N]`` float32 rewards.
+        values: ``[T, N]`` float32 value estimates.
+        terminated: ``[T, N]`` bool termination flags.
+        truncated: ``[T, N]`` bool truncation flags.
+        valid: ``[T, N]`` bool flags, True for real transitions.
+        action_masks: ``[T, N, mask_dim]`` bool legal-action masks, or None.
+        advantages: ``[T, N]`` float32 advantages, filled by :meth:`compute_returns`.
+        returns: ``[T, N]`` float32 value targets, filled by :meth:`compute_returns`.
+    """
+
+    def __init__(
+        self,
+        num_steps: int,
+        num_envs: int,
+        obs_dim: int,
+        action_shape: tuple[int, ...],
+        action_dtype: torch.dtype,
+        device: torch.device | str,
+        *,
+        mask_dim: int | None = None,
+        critic_obs_dim: int | None = None,
+    ) -> None:
+        """Allocate the tensors.
+
+        Args:
+            num_steps: steps ``T`` per env in one rollout.
+            num_envs: parallel envs (or agents) ``N``.
+            obs_dim: length of a flat observation.
+            action_shape: shape of one action: ``()`` for a discrete action, ``(k,)`` for a
+                continuous or multi-discrete one.
+            action_dtype: dtype of stored actions, e.g. ``torch.long`` or ``torch.float32``.
+            device: where every tensor lives.
+            mask_dim: length of the legal-action mask; None stores no masks.
+            critic_obs_dim: length of a centralised critic's observation; None stores none.
+
+        Raises:
+            ValueError: if a size is not a positive integer.
+        """
+        for name, size in (("num_steps", num_steps), ("num_envs", num_envs), ("obs_dim", obs_dim)):
+            _check_positive(name, size)
+        if mask_dim is not None:
+            _check_positive("mask_dim", mask_dim)
+        if critic_obs_dim is not None:
+            _check_positive("critic_obs_dim", critic_obs_dim)
+        action_shape = tuple(action_shape)
+        if any(not isinstance(d, int) or d < 1 for d in action_shape):
+            raise ValueError(f"action_shape must hold positive integers, got {action_shape}")
+
+        self.num_steps = num_steps
+        self.num_envs = num_envs
+        self.obs_dim = obs_dim
+        self.action_shape = action_shape
+        self.action_dtype = action_dtype
+        self.device = torch.device(device)
+        self.mask_dim = mask_dim
+        self.critic_obs_dim = critic_obs_dim
+
+        tn = (num_steps, num_envs)
+        f32 = {"dtype": torch.float32, "device": self.device}
+        boolean = {"dtype": torch.bool, "device": self.device}
+        self.obs = torch.zeros((*tn, obs_dim), **f32)
+        self.critic_obs: Tensor | None = (
+            torch.zeros((*tn, critic_obs_dim), **f32) if critic_obs_dim is not None else None
+        )
+        self.actions = torch.zeros((*tn, *action_shape), dtype=action_dtype, device=self.device)
+        self.logprobs = torch.zeros(tn, **f32)
+        self.rewards = torch.zeros(tn, **f32)
+        self.values = torch.zeros(tn, **f32)
+        self.terminated = torch.zeros(tn, **boolean)
+        self.truncated = torch.zeros(tn, **boolean)
+        self.valid = torch.ones(tn, **boolean)
+        self.action_masks: Tensor | None = (
+            torch.zeros((*tn, mask_dim), **boolean) if mask_dim is not None else None
+        )
+        self.advantages = torch.zeros(tn, **f32)
+        self.returns = torch.zeros(tn, **f32)
+
+    @property
+    def num_valid(self) -> int:
+        """Number of stored steps that are real transitions (the minibatch pool's size)."""
+        return int(self.valid.sum().item())
+
+    def insert(
+        self,
+        step: int,
+        *,
+        obs: ArrayLike,
+        actions: ArrayLike,
+        logprobs: ArrayLike,
+        values: ArrayLike,
+        rewards: ArrayLike,
+        terminated: ArrayLike,
+        truncated: ArrayLike,
+        valid: ArrayLike,
+        action_masks: ArrayLike | None = None,
+        critic_obs: ArrayLike | None = None,
+    ) -> None:
+        """Copy one step of all envs into the storage.
+
+        Inputs may be tensors on any device or numpy arrays; they are converted to the
+        storage's dtypes. ``terminated``/``truncated`` refer to the transition taken at this
+        step (``obs`` is the observation it started from).
+
+        Args:
+            step: index in ``[0, num_steps)``.
+            obs: ``[N, obs_dim]`` observations the actions were chosen from.
+            actions: ``[N, *action_shape]`` actions.
+            logprobs: ``[N]`` log-probabilities of the actions.
+            values: ``[N]`` value estimates of ``obs``.
+            rewards: ``[N]`` rewards of the transitions.
+            terminated: ``[N]`` termination flags of the transitions.
+            truncated: ``[N]`` truncation flags of the transitions.
+            valid: ``[N]`` flags, False for autoreset steps and finished agents.
+            action_masks: ``[N, mask_dim]`` legal-action masks; required exactly when the
+                storage was built with ``mask_dim``.
+            critic_obs: ``[N, critic_obs_dim]`` critic observations; required exactly when
+                the storage was built with ``critic_obs_dim``.
+
+        Raises:
+            ValueError: if ``step`` is out of range, a shape is wrong, or an optional input
+                is given (or missing) against how the storage was built.
+        """
+        if not 0 <= step < self.num_steps:
+            raise ValueError(f"step must lie in [0, {self.num_steps}), got {step}")
+        _check_optional("action_masks", action_masks, self.action_masks, "mask_dim")
+        _check_optional("critic_obs", critic_obs, self.critic_obs, "critic_obs_dim")
+        pairs: list[tuple[str, Tensor, ArrayLike]] = [
+            ("obs", self.obs, obs),
+            ("actions", self.actions, actions),
+            ("logprobs", self.logprobs, logprobs),
+            ("values", self.values, values),
+            ("rewards", self.rewards, rewards),
+            ("terminated", self.terminated, terminated),
+            ("truncated", self.truncated, truncated),
+            ("valid", self.valid, valid),
+        ]
+        if self.action_masks is not None and action_masks is not None:
+            pairs.append(("action_masks", self.action_masks, action_masks))
+        if self.critic_obs is not None and critic_obs is not None:
+            pairs.append(("critic_obs", self.critic_obs, critic_obs))
+        # Check every input before writing any, so a bad call leaves the storage unchanged.
+        sources = []
+        for name, target, value in pairs:
+            source = torch.as_tensor(value)
+            if tuple(source.shape) != tuple(target.shape[1:]):
+                raise ValueError(
+                    f"{name} has shape {tuple(source.shape)}, expected {tuple(target.shape[1:])}"
+                )
+            sources.append(source)
+        for (_, target, _), source in zip(pairs, sources, strict=True):
+            target[step].copy_(source.detach())
+
+    def compute_returns(self, next_value: ArrayLike, gamma: float, gae_lambda: float) -> None:
+        """Fill :attr:`advantages` and :attr:`returns` with :func:`compute_gae`.
+
+        Args:
+            next_value: ``[N]`` value of the observation after the last stored step.
+            gamma: discount factor in [0, 1].
+            gae_lambda: GAE lambda in [0, 1].
+
+        Raises:
+            ValueError: if ``next_value`` has the wrong shape or a coefficient is out of range.
+        """
+        next_value = torch.as_tensor(next_value).detach()
+        advantages, returns = compute_gae(
+            self.rewards,
+            self.values,
+            self.terminated,
+            self.truncated,
+            next_value,
+            gamma,
+            gae_lambda,
+            self.valid,
+        )
+        self.advantages.copy_(advantages)
+        self.returns.copy_(returns)
+
+    def minibatches(self, num_minibatches: int, generator: torch.Generator) -> Iterator[Batch]:
+        """Yield the valid transitions in a random order, split into minibatches.
+
+        Only steps with ``valid`` True are used, each exactly once per call. They are
+        shuffled with ``generator`` (the same seed gives the same order) and split into
+        ``num_minibatches`` parts whose sizes differ by at most one, the larger first, as
+        ``numpy.array_split`` does. When there are fewer valid steps than minibatches, only
+        the non-empty parts are yielded.
+
+        Args:
+            num_minibatches: number of parts to split the valid steps into.
+            generator: source of the permutation. It may live on another device than the
+                storage (a CPU generator for CUDA data); the permutation is drawn on the
+                generator's device and moved.
+
+        Yields:
+            :class:`Batch` objects on the storage's device.
+
+        Raises:
+            ValueError: if ``num_minibatches`` is not a positive integer.
+        """
+        if isinstance(num_minibatches, bool) or not isinstance(num_minibatches, int):
+            raise ValueError(f"num_minibatches must be an integer, got {num_minibatches!r}")
+        if num_minibatches < 1:
+            raise ValueError(f"num_minibatches must be at least 1, got {num_minibatches}")
+        flat = self.num_steps * self.num_envs
+        valid_index = torch.nonzero(self.valid.reshape(flat)).squeeze(1)
+        permutation = torch.randperm(
+            valid_index.numel(), generator=generator, device=generator.device
+        )
+        order = valid_index[permutation.to(self.device)]
+
+        obs = self.obs.reshape(flat, self.obs_dim)
+        critic_obs = None if self.critic_obs is None else self.critic_obs.reshape(flat, -1)
+        actions = self.actions.reshape(flat, *self.action_shape)
+        logprobs = self.logprobs.reshape(flat)
+        values = self.values.reshape(flat)
+        advantages = self.advantages.reshape(flat)
+        returns = self.returns.reshape(flat)
+        masks = None if self.action_masks is None else self.action_masks.reshape(flat, -1)
+        for index in torch.tensor_split(order, num_minibatches):
+            if index.numel() == 0:
+                continue
+            yield Batch(
+                obs=obs[index],
+                critic_obs=None if critic_obs is None else critic_obs[index],
+                actions=actions[index],
+                logprobs=logprobs[index],
+                values=values[index],
+                advantages=advantages[index],
+                returns=returns[index],
+                action_masks=None if masks is None else masks[index],
+            )
+
+
+def _check_positive(name: str, size: object) -> None:
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(f"{name} must be a positive integer, got {size!r}")
+
+
+def _check_optional(name: str, given: ArrayLike | None, stored: Tensor | None, option: str) -> None:
+    if given is not None and stored is None:
+        raise ValueError(f"{name} given, but the storage was built without {option}")
+    if given is None and stored is not None:
+        raise ValueError(f"{name} missing: the storage was built with {option}, so pass them")
