@@ -25,6 +25,7 @@ from palaestra.cli import main
 from palaestra.train.callbacks import Callback
 from palaestra.train.checkpoint import list_checkpoints, load_checkpoint
 from palaestra.train.config import PPOConfig, TrainConfig
+from palaestra.train.defaults import defaults_for
 from palaestra.train.envs import make_env_batch
 from palaestra.train.ppo import TrainingDiverged, load_policy, train
 
@@ -118,9 +119,10 @@ def _weights(path: Path) -> dict[str, torch.Tensor]:
 # -------------------------------------------------------------------------- learning
 @pytest.mark.slow
 def test_cartpole_is_solved_within_150k_steps(tmp_path):
-    config = TrainConfig(
-        env_id="CartPole-v1", total_timesteps=150_000, num_envs=4, seed=1,
-        run_dir=tmp_path / "cp", quiet=True, eval_episodes=10, video=False,
+    # CartPole's defaults from the package's table, as `palaestra train CartPole-v1` uses.
+    config = dataclasses.replace(
+        defaults_for("CartPole-v1"), total_timesteps=150_000, seed=1, run_dir=tmp_path / "cp",
+        quiet=True, eval_episodes=10, video=False,
     )  # fmt: skip
     result = train(config)
     assert result.evaluation["mean_return"] >= 475.0, result.evaluation["mean_return"]
@@ -174,6 +176,7 @@ _KILLER = textwrap.dedent(
     from pathlib import Path
     from palaestra.train.callbacks import Callback
     from palaestra.train.config import PPOConfig, TrainConfig
+from palaestra.train.defaults import defaults_for
     from palaestra.train.ppo import train
 
     class Kill(Callback):
@@ -450,12 +453,12 @@ def test_cli_exact_cartpole_command(tmp_path, monkeypatch, capsys):
     assert json.loads((run / "eval.json").read_text())["episodes"] == 3
 
 
-def test_cli_defaults_per_env(monkeypatch):
-    from palaestra.train.defaults import defaults_for
-
+def test_cli_defaults_per_env():
     carry = defaults_for("palaestra/Carry-v0")
     assert carry.ppo.normalize_obs and carry.total_timesteps > 0
-    assert defaults_for("CartPole-v1").ppo == PPOConfig()
+    cartpole = defaults_for("CartPole-v1")
+    assert cartpole.total_timesteps == 150_000 and cartpole.ppo.learning_rate == 1e-3
+    assert defaults_for("Acrobot-v1").ppo == PPOConfig()  # CleanRL's discrete defaults
     assert defaults_for("MountainCarContinuous-v0").ppo.num_steps == 2048  # continuous default
 
 

@@ -14,6 +14,20 @@ from palaestra.train.config import PPOConfig, TrainConfig
 __all__ = ["DEFAULTS", "defaults_for"]
 
 _DISCRETE: dict[str, Any] = {"num_envs": 4, "total_timesteps": 500_000, "ppo": {}}
+# Tuned for CartPole (the settings of the RL Baselines3 Zoo): solved within 150k steps.
+_CARTPOLE: dict[str, Any] = {
+    "num_envs": 8,
+    "total_timesteps": 150_000,
+    "ppo": {
+        "learning_rate": 1e-3,
+        "num_steps": 32,
+        "num_minibatches": 1,
+        "update_epochs": 20,
+        "gamma": 0.98,
+        "gae_lambda": 0.8,
+        "ent_coef": 0.0,
+    },
+}
 _CONTINUOUS: dict[str, Any] = {
     "num_envs": 1,
     "total_timesteps": 1_000_000,
@@ -44,7 +58,7 @@ _CARRY: dict[str, Any] = {
 }
 
 DEFAULTS: dict[str, dict[str, Any]] = {
-    "CartPole-v1": _DISCRETE,
+    "CartPole-v1": _CARTPOLE,
     "Acrobot-v1": _DISCRETE,
     "Pendulum-v1": _CONTINUOUS,
     "palaestra/Carry-v0": _CARRY,

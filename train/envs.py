@@ -127,22 +127,54 @@ class EnvBatch:
 
 
 class GymEnvBatch(EnvBatch):
-    """``num_envs`` copies of a Gymnasium env in a vector env (sync or async)."""
+    """``num_envs`` copies of a Gymnasium env, stepped in this process or in workers.
+
+    ``mode="sync"`` steps a list of envs in a plain loop (``self.envs``, so a curriculum
+    can call ``set_task`` on each), with Gymnasium 1.x's next-step autoreset: the step
+    after an episode ends resets that env, ignores its action and is marked invalid.
+    ``mode="async"`` uses Gymnasium's ``AsyncVectorEnv`` (same semantics) with one worker
+    process per env.
+    """
 
     def __init__(self, env_id: str, num_envs: int, mode: str = "sync", **kwargs: Any) -> None:
-        self.envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **kwargs)
-        self.layout = obs_layout(self.envs.single_observation_space)
-        self.action = action_spec(self.envs.single_action_space)
+        self.mode = mode
+        if mode == "async":
+            self.vector = gym.make_vec(
+                env_id, num_envs=num_envs, vectorization_mode="async", **kwargs
+            )
+            self.envs: list[gym.Env] = []
+            obs_space, act_space = (
+                self.vector.single_observation_space,
+                self.vector.single_action_space,
+            )
+        else:
+            self.vector = None
+            self.envs = [gym.make(env_id, **kwargs) for _ in range(num_envs)]
+            obs_space, act_space = self.envs[0].observation_space, self.envs[0].action_space
+        self.layout = obs_layout(obs_space)
+        self.action = action_spec(act_space)
         self.num_rows = num_envs
         self.obs_dim = self.layout.dim
         self.critic_dim = None
         self.agents = ["agent"]
+        self._dict_obs = isinstance(obs_space, gym.spaces.Dict)
         self._ended = np.zeros(num_envs, bool)
         self._returns = np.zeros(num_envs)
         self._lengths = np.zeros(num_envs, np.int64)
 
+    def _stack(self, observations: list[Any]) -> Any:
+        if self._dict_obs:
+            return {k: np.stack([o[k] for o in observations]) for k in observations[0]}
+        return np.stack(observations)
+
     def reset(self, seed: int) -> StepBatch:
-        obs, _ = self.envs.reset(seed=[seed + i for i in range(self.num_rows)])
+        seeds = [seed + i for i in range(self.num_rows)]
+        if self.vector is not None:
+            obs, _ = self.vector.reset(seed=seeds)
+        else:
+            obs = self._stack(
+                [env.reset(seed=s)[0] for env, s in zip(self.envs, seeds, strict=True)]
+            )
         self._ended[:] = False
         self._returns[:] = 0.0
         self._lengths[:] = 0
@@ -151,25 +183,48 @@ class GymEnvBatch(EnvBatch):
         false = np.zeros(self.num_rows, bool)
         return StepBatch(flat, mask, None, zeros, false, false.copy(), ~false, [])
 
+    def _step_sync(self, actions: np.ndarray) -> tuple[Any, ...]:
+        n = self.num_rows
+        observations: list[Any] = []
+        rewards = np.zeros(n)
+        terminated = np.zeros(n, bool)
+        truncated = np.zeros(n, bool)
+        infos: list[dict[str, Any]] = []
+        for i, env in enumerate(self.envs):
+            if self._ended[i]:
+                obs, info = env.reset()
+            else:
+                obs, reward, term, trunc, info = env.step(actions[i])
+                rewards[i], terminated[i], truncated[i] = reward, term, trunc
+            observations.append(obs)
+            infos.append(info)
+        return self._stack(observations), rewards, terminated, truncated, infos
+
     def step(self, actions: np.ndarray) -> StepBatch:
-        obs, rewards, terminated, truncated, infos = self.envs.step(self.action.to_env(actions))
+        env_actions = self.action.to_env(actions)
         valid = ~self._ended
+        if self.vector is not None:
+            obs, rewards, terminated, truncated, vinfos = self.vector.step(env_actions)
+            infos = [
+                {
+                    k: v[i]
+                    for k, v in vinfos.items()
+                    if not k.startswith("_") and vinfos.get("_" + k, valid)[i]
+                }
+                for i in range(self.num_rows)
+            ]
+        else:
+            obs, rewards, terminated, truncated, infos = self._step_sync(env_actions)
         rewards = np.where(valid, rewards, 0.0).astype(np.float64)
         terminated = np.asarray(terminated, bool) & valid
         truncated = np.asarray(truncated, bool) & valid
         self._returns += rewards
         self._lengths += valid
         ended = terminated | truncated
-        episodes = []
-        for i in np.flatnonzero(ended):
-            info = {
-                k: v[i]
-                for k, v in infos.items()
-                if not k.startswith("_") and infos.get("_" + k, np.ones(self.num_rows, bool))[i]
-            }
-            episodes.append(
-                EpisodeRecord(float(self._returns[i]), int(self._lengths[i]), _numeric_info(info))
-            )
+        episodes = [
+            EpisodeRecord(float(self._returns[i]), int(self._lengths[i]), _numeric_info(infos[i]))
+            for i in np.flatnonzero(ended)
+        ]
         self._returns[ended] = 0.0
         self._lengths[ended] = 0
         self._ended = ended
@@ -177,11 +232,14 @@ class GymEnvBatch(EnvBatch):
         return StepBatch(flat, mask, None, rewards, terminated, truncated, valid, episodes)
 
     def close(self) -> None:
-        self.envs.close()
+        if self.vector is not None:
+            self.vector.close()
+        for env in self.envs:
+            env.close()
 
     def render(self) -> np.ndarray | None:
-        frames = self.envs.render()
-        return None if frames is None else np.asarray(frames[0])
+        frame = self.vector.render()[0] if self.vector is not None else self.envs[0].render()
+        return None if frame is None else np.asarray(frame)
 
 
 class ParallelEnvBatch(EnvBatch):

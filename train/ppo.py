@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from palaestra.agents.policies import ActorCritic, MultiAgentActorCritic
+from palaestra.agents.policies import ActorCritic, MultiAgentActorCritic, numpy_twin
 from palaestra.train.callbacks import Callback, TrainerState
 from palaestra.train.checkpoint import (
     list_checkpoints,
@@ -146,7 +146,7 @@ def train(
     )
     rows = envs.num_rows
     policy = build_policy(config, envs).to(device)
-    optimizer = torch.optim.Adam(policy.parameters(), lr=ppo.learning_rate, eps=1e-5)
+    optimizer = torch.optim.Adam(policy.parameters(), lr=ppo.learning_rate, eps=1e-5, foreach=True)
     obs_norm = ObservationNormalizer((envs.obs_dim,)) if ppo.normalize_obs else None
     critic_norm = (
         ObservationNormalizer((envs.critic_dim,)) if ppo.normalize_obs and envs.critic_dim else None
@@ -185,24 +185,40 @@ def train(
     logger = RunLogger(run_dir, resume_step=global_step if resume else None)
     state = TrainerState(config, run_dir, envs, policy, global_step, start_update)
 
-    def normalize(obs: np.ndarray, norm: ObservationNormalizer | None) -> np.ndarray:
-        return obs if norm is None else norm(obs)
+    # Rollouts on the CPU run the policy's numpy twin (same weights, no torch dispatch
+    # cost on tiny batches) and sample from a numpy generator; elsewhere the torch policy.
+    twin = numpy_twin(policy) if device.type == "cpu" else None
+    rng = np.random.default_rng(config.seed)
+    if resume:
+        rng.bit_generator.state = checkpoint.state["numpy_rng"]
 
-    def to_device(
-        array: np.ndarray | None, dtype: torch.dtype = torch.float32
-    ) -> torch.Tensor | None:
+    def normalize(array: np.ndarray | None, norm: ObservationNormalizer | None) -> Any:
+        return array if array is None or norm is None else norm(array)
+
+    def to_device(array: np.ndarray | None, dtype: torch.dtype = torch.float32) -> Any:
         return None if array is None else torch.as_tensor(array, dtype=dtype, device=device)
+
+    def act(obs: np.ndarray, mask: np.ndarray | None, critic: np.ndarray | None) -> tuple:
+        if twin is not None:
+            return twin.act(obs, mask, critic, rng)
+        with torch.no_grad():
+            out = policy.act(to_device(obs), to_device(mask, torch.bool), to_device(critic))
+        return out.action.cpu().numpy(), out.logprob.cpu().numpy(), out.value.cpu().numpy()
+
+    def value(obs: np.ndarray, critic: np.ndarray | None) -> torch.Tensor:
+        if twin is not None:
+            return torch.from_numpy(np.ascontiguousarray(twin.value(obs, critic)))
+        with torch.no_grad():
+            return policy.value(to_device(obs), to_device(critic))
 
     def reset_envs() -> tuple[Any, ...]:
         first = envs.reset(_env_seed(config.seed, phase))
         if reward_norm is not None:
             reward_norm.ret[:] = 0.0
         return (
-            to_device(normalize(first.obs, obs_norm)),
-            to_device(first.action_mask, torch.bool),
-            to_device(
-                normalize(first.critic_obs, critic_norm) if first.critic_obs is not None else None
-            ),
+            normalize(first.obs, obs_norm),
+            first.action_mask,
+            normalize(first.critic_obs, critic_norm),
         )
 
     obs, mask, critic = reset_envs()
@@ -223,21 +239,19 @@ def train(
             # ------------------------------------------------------------- 2. rollout
             episodes: list[EpisodeRecord] = []
             for step in range(ppo.num_steps):
-                with torch.no_grad():
-                    out = policy.act(obs, mask, critic)
-                result = envs.step(out.action.cpu().numpy())
+                actions, logprobs, values = act(obs, mask, critic)
+                result = envs.step(actions)
                 rewards = result.rewards
                 if reward_norm is not None:
                     rewards = reward_norm(rewards, result.terminated | result.truncated)
                 storage.insert(
-                    step, obs=obs, actions=out.action, logprobs=out.logprob, values=out.value,
+                    step, obs=obs, actions=actions, logprobs=logprobs, values=values,
                     rewards=rewards, terminated=result.terminated, truncated=result.truncated,
                     valid=result.valid, action_masks=mask, critic_obs=critic,
                 )  # fmt: skip
-                obs = to_device(normalize(result.obs, obs_norm))
-                mask = to_device(result.action_mask, torch.bool)
-                if result.critic_obs is not None:
-                    critic = to_device(normalize(result.critic_obs, critic_norm))
+                obs = normalize(result.obs, obs_norm)
+                mask = result.action_mask
+                critic = normalize(result.critic_obs, critic_norm)
                 global_step += rows
                 for episode in result.episodes:
                     episodes.append(episode)
@@ -248,9 +262,7 @@ def train(
                 callback.on_rollout_end(state)
 
             # ---------------------------------------------------------- 3. advantages
-            with torch.no_grad():
-                next_value = policy.value(obs, critic)
-            storage.compute_returns(next_value, ppo.gamma, ppo.gae_lambda)
+            storage.compute_returns(value(obs, critic), ppo.gamma, ppo.gae_lambda)
 
             # -------------------------------------------------------------- 4. update
             losses = _ppo_update(policy, optimizer, storage, ppo, generator)
@@ -271,8 +283,8 @@ def train(
             if is_last or (ckpt_every and (update + 1) % ckpt_every == 0):
                 phase += 0 if is_last else 1
                 last_checkpoint = _save(
-                    ckpt_dir, policy, optimizer, generator, obs_norm, critic_norm, reward_norm,
-                    global_step, update + 1, phase, config,
+                    ckpt_dir, policy, optimizer, generator, rng, obs_norm, critic_norm,
+                    reward_norm, global_step, update + 1, phase, config,
                 )  # fmt: skip
                 if not is_last:
                     # A fresh start of every env after a checkpoint: what a resumed run sees.
@@ -402,8 +414,8 @@ def _normalizer_tensors(prefix: str, norm: Any) -> dict[str, torch.Tensor]:
 
 def _save(
     directory: Path, policy: torch.nn.Module, optimizer: torch.optim.Optimizer,
-    generator: torch.Generator, obs_norm: Any, critic_norm: Any, reward_norm: Any,
-    global_step: int, update: int, phase: int, config: TrainConfig,
+    generator: torch.Generator, rng: np.random.Generator, obs_norm: Any, critic_norm: Any,
+    reward_norm: Any, global_step: int, update: int, phase: int, config: TrainConfig,
 ) -> Path:  # fmt: skip
     tensors = {f"policy.{k}": v.detach() for k, v in policy.state_dict().items()}
     tensors |= _normalizer_tensors("obs_norm", obs_norm)
@@ -414,6 +426,7 @@ def _save(
         "torch_rng": torch.get_rng_state(),
         "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
         "generator": generator.get_state(),
+        "numpy_rng": rng.bit_generator.state,
         "global_step": global_step,
         "update": update,
         "phase": phase,

@@ -25,6 +25,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
+_NUMPY_DTYPES = {
+    torch.float32: np.float32,
+    torch.float64: np.float64,
+    torch.int64: np.int64,
+    torch.int32: np.int32,
+    torch.bool: np.bool_,
+}
+
 __all__ = ["Batch", "RolloutStorage", "compute_gae"]
 
 ArrayLike = Tensor | np.ndarray
@@ -121,6 +129,8 @@ def compute_gae(
     else:
         valid = valid.to(device=device, dtype=torch.bool)
 
+    if device.type == "cpu" and dtype in (torch.float32, torch.float64):
+        return _gae_numpy(rewards, values, terminated, done, valid, next_value, gamma, gae_lambda)
     zero = torch.zeros((), dtype=dtype, device=device)
     advantages = torch.zeros_like(values)
     last = torch.zeros_like(next_value)
@@ -134,6 +144,30 @@ def compute_gae(
         last = torch.where(valid[t], delta + gamma * gae_lambda * carried, zero)
         advantages[t] = last
     return advantages, advantages + values
+
+
+def _gae_numpy(
+    rewards: Tensor, values: Tensor, terminated: Tensor, done: Tensor, valid: Tensor,
+    next_value: Tensor, gamma: float, gae_lambda: float,
+) -> tuple[Tensor, Tensor]:  # fmt: skip
+    """The recursion of :func:`compute_gae` in numpy.
+
+    On the CPU a torch op on a small vector costs several times its arithmetic.
+    """
+    r, v = rewards.numpy(), values.detach().numpy()
+    term, end, ok = terminated.numpy(), done.numpy(), valid.numpy()
+    nv = next_value.detach().numpy()
+    zero = v.dtype.type(0)
+    advantages = np.zeros_like(v)
+    last = np.zeros_like(nv)
+    for t in range(v.shape[0] - 1, -1, -1):
+        following = nv if t == v.shape[0] - 1 else v[t + 1]
+        delta = r[t] + gamma * np.where(term[t], zero, following) - v[t]
+        carried = np.where(end[t], zero, last)
+        last = np.where(ok[t], delta + gamma * gae_lambda * carried, zero).astype(v.dtype)
+        advantages[t] = last
+    adv = torch.from_numpy(advantages)
+    return adv, adv + values
 
 
 @dataclass(frozen=True)
@@ -231,25 +265,45 @@ class RolloutStorage:
         self.mask_dim = mask_dim
         self.critic_obs_dim = critic_obs_dim
 
+        # Every per-step array lives in a host (numpy) buffer that inserts write into with
+        # plain numpy assignment (cheap next to a torch op per field). On the CPU the
+        # tensors are views of those buffers; on another device they are copied over once
+        # per rollout, in compute_returns.
         tn = (num_steps, num_envs)
-        f32 = {"dtype": torch.float32, "device": self.device}
-        boolean = {"dtype": torch.bool, "device": self.device}
-        self.obs = torch.zeros((*tn, obs_dim), **f32)
+        self._host: dict[str, np.ndarray] = {}
+        self._dirty = False
+
+        def alloc(name: str, shape: tuple[int, ...], dtype: torch.dtype, fill: int = 0) -> Tensor:
+            host = np.full(shape, fill, dtype=_NUMPY_DTYPES[dtype])
+            self._host[name] = host
+            if self.device.type == "cpu":
+                return torch.from_numpy(host)
+            return torch.from_numpy(host).to(self.device)
+
+        f32, boolean = torch.float32, torch.bool
+        self.obs = alloc("obs", (*tn, obs_dim), f32)
         self.critic_obs: Tensor | None = (
-            torch.zeros((*tn, critic_obs_dim), **f32) if critic_obs_dim is not None else None
+            alloc("critic_obs", (*tn, critic_obs_dim), f32) if critic_obs_dim is not None else None
         )
-        self.actions = torch.zeros((*tn, *action_shape), dtype=action_dtype, device=self.device)
-        self.logprobs = torch.zeros(tn, **f32)
-        self.rewards = torch.zeros(tn, **f32)
-        self.values = torch.zeros(tn, **f32)
-        self.terminated = torch.zeros(tn, **boolean)
-        self.truncated = torch.zeros(tn, **boolean)
-        self.valid = torch.ones(tn, **boolean)
+        self.actions = alloc("actions", (*tn, *action_shape), action_dtype)
+        self.logprobs = alloc("logprobs", tn, f32)
+        self.rewards = alloc("rewards", tn, f32)
+        self.values = alloc("values", tn, f32)
+        self.terminated = alloc("terminated", tn, boolean)
+        self.truncated = alloc("truncated", tn, boolean)
+        self.valid = alloc("valid", tn, boolean, fill=1)
         self.action_masks: Tensor | None = (
-            torch.zeros((*tn, mask_dim), **boolean) if mask_dim is not None else None
+            alloc("action_masks", (*tn, mask_dim), boolean) if mask_dim is not None else None
         )
-        self.advantages = torch.zeros(tn, **f32)
-        self.returns = torch.zeros(tn, **f32)
+        self.advantages = torch.zeros(tn, dtype=f32, device=self.device)
+        self.returns = torch.zeros(tn, dtype=f32, device=self.device)
+
+    def _sync(self) -> None:
+        """Copy the host buffers to the device tensors (nothing to do on the CPU)."""
+        if self._dirty and self.device.type != "cpu":
+            for name, host in self._host.items():
+                getattr(self, name).copy_(torch.from_numpy(host), non_blocking=False)
+        self._dirty = False
 
     @property
     def num_valid(self) -> int:
@@ -317,14 +371,18 @@ class RolloutStorage:
         # Check every input before writing any, so a bad call leaves the storage unchanged.
         sources = []
         for name, target, value in pairs:
-            source = torch.as_tensor(value)
-            if tuple(source.shape) != tuple(target.shape[1:]):
+            if isinstance(value, Tensor):
+                source = value.detach().cpu().numpy()
+            else:
+                source = np.asarray(value)
+            if source.shape != tuple(target.shape[1:]):
                 raise ValueError(
                     f"{name} has shape {tuple(source.shape)}, expected {tuple(target.shape[1:])}"
                 )
             sources.append(source)
-        for (_, target, _), source in zip(pairs, sources, strict=True):
-            target[step].copy_(source.detach())
+        for (name, _, _), source in zip(pairs, sources, strict=True):
+            self._host[name][step] = source
+        self._dirty = True
 
     def compute_returns(self, next_value: ArrayLike, gamma: float, gae_lambda: float) -> None:
         """Fill :attr:`advantages` and :attr:`returns` with :func:`compute_gae`.
@@ -337,6 +395,7 @@ class RolloutStorage:
         Raises:
             ValueError: if ``next_value`` has the wrong shape or a coefficient is out of range.
         """
+        self._sync()
         next_value = torch.as_tensor(next_value).detach()
         advantages, returns = compute_gae(
             self.rewards,
@@ -376,6 +435,7 @@ class RolloutStorage:
             raise ValueError(f"num_minibatches must be an integer, got {num_minibatches!r}")
         if num_minibatches < 1:
             raise ValueError(f"num_minibatches must be at least 1, got {num_minibatches}")
+        self._sync()
         flat = self.num_steps * self.num_envs
         valid_index = torch.nonzero(self.valid.reshape(flat)).squeeze(1)
         permutation = torch.randperm(
