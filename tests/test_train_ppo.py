@@ -176,7 +176,6 @@ _KILLER = textwrap.dedent(
     from pathlib import Path
     from palaestra.train.callbacks import Callback
     from palaestra.train.config import PPOConfig, TrainConfig
-from palaestra.train.defaults import defaults_for
     from palaestra.train.ppo import train
 
     class Kill(Callback):
