@@ -25,7 +25,8 @@ def _quickstart_commands() -> list[str]:
 
 
 @pytest.mark.parametrize("index", range(len(_blocks("python"))))
-def test_python_snippets_run(index, capsys):
+def test_python_snippets_run(index, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # snippets may write run folders
     code = _blocks("python")[index]
     exec(compile(code, f"README.md python block {index}", "exec"), {"__name__": "readme"})
 
@@ -34,7 +35,7 @@ def test_quickstart_is_two_commands_install_and_run_then_test():
     commands = _quickstart_commands()
     assert len(commands) == 2
     main, tests = commands
-    assert "pip install" in main and "palaestra demo" in main
+    assert "pip install" in main and "palaestra train palaestra/Carry-v0" in main
     assert "pip install" in tests and tests.rstrip().endswith("pytest")
 
 
