@@ -468,3 +468,10 @@ def test_trains_on_cuda(tmp_path):
     weights = _weights(result.checkpoint)
     assert all(t.device.type == "cpu" for t in weights.values())  # saved portable
     assert os.path.exists(result.run_dir / "metrics.jsonl")
+
+
+def test_async_workers_give_the_same_run_as_sync(tmp_path):
+    sync = train(_config(tmp_path / "sync", total_timesteps=512))
+    workers = train(_config(tmp_path / "async", total_timesteps=512, vector_mode="async"))
+    a, b = _weights(sync.checkpoint), _weights(workers.checkpoint)
+    assert all(torch.equal(a[k], b[k]) for k in a)
