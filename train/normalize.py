@@ -65,7 +65,10 @@ class RunningMeanStd:
         if batch.shape[0] == 0:
             return
         _check_finite("batch", batch)
-        self.update_from_moments(batch.mean(axis=0), batch.var(axis=0), batch.shape[0])
+        if batch.shape[0] == 1:  # a single sample (one env): no variance to compute
+            self.update_from_moments(batch[0], np.zeros(self.shape), 1)
+        else:
+            self.update_from_moments(batch.mean(axis=0), batch.var(axis=0), batch.shape[0])
 
     def update_from_moments(
         self, batch_mean: np.ndarray, batch_var: np.ndarray, batch_count: float
@@ -303,6 +306,8 @@ def _check_clip(clip: float) -> float:
 
 
 def _check_finite(name: str, array: np.ndarray) -> None:
+    if np.isfinite(array).all():  # the common case, in one pass
+        return
     if np.isnan(array).any():
         where = tuple(int(i) for i in np.argwhere(np.isnan(array))[0])
         raise ValueError(f"{name} holds NaN (first at index {where})")

@@ -146,7 +146,10 @@ def train(
     )
     rows = envs.num_rows
     policy = build_policy(config, envs).to(device)
-    optimizer = torch.optim.Adam(policy.parameters(), lr=ppo.learning_rate, eps=1e-5, foreach=True)
+    optimizer = torch.optim.Adam(
+        policy.parameters(), lr=ppo.learning_rate, eps=1e-5, foreach=device.type != "cpu",
+        fused=device.type == "cpu",
+    )  # fmt: skip
     obs_norm = ObservationNormalizer((envs.obs_dim,)) if ppo.normalize_obs else None
     critic_norm = (
         ObservationNormalizer((envs.critic_dim,)) if ppo.normalize_obs and envs.critic_dim else None
@@ -336,7 +339,7 @@ def _ppo_update(
                 # KL estimators of http://joschu.net/blog/kl-approx.html
                 old_approx_kl = (-log_ratio).mean()
                 approx_kl = ((ratio - 1) - log_ratio).mean()
-                clipfracs.append(((ratio - 1.0).abs() > ppo.clip_coef).float().mean().item())
+                clipfracs.append(((ratio - 1.0).abs() > ppo.clip_coef).float().mean())
 
             advantages = batch.advantages
             if ppo.norm_adv and advantages.numel() > 1:
@@ -367,7 +370,7 @@ def _ppo_update(
                 )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(policy.parameters(), ppo.max_grad_norm)
+            torch.nn.utils.clip_grad_norm_(policy.parameters(), ppo.max_grad_norm, foreach=True)
             optimizer.step()
         if ppo.target_kl is not None and approx_kl.item() > ppo.target_kl:
             break
@@ -384,7 +387,7 @@ def _ppo_update(
         "entropy": entropy_loss.item(),
         "old_approx_kl": old_approx_kl.item(),
         "approx_kl": approx_kl.item(),
-        "clipfrac": float(np.mean(clipfracs)) if clipfracs else 0.0,
+        "clipfrac": torch.stack(clipfracs).mean().item() if clipfracs else 0.0,
         "explained_variance": explained,
     }
 
