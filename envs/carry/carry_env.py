@@ -68,7 +68,7 @@ class CarryEnv(gym.Env):
 
     ## Rewards
     Each step: ``10 * progress`` (metres the object's centre advanced along the route)
-    ``- 0.05 * |horizontal grip force| / 100 N - 0.5 * tilt (rad) - 0.05 * |a_t - a_{t-1}|^2``;
+    ``- 0.5 * |horizontal grip force| / 100 N - 2 * tilt (rad) - 0.05 * |a_t - a_{t-1}|^2``;
     ``+10`` on success, ``-10`` on a drop. Weights are set with ``reward_weights``.
 
     ## Starting State

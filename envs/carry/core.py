@@ -86,6 +86,8 @@ class RewardWeights:
     Attributes:
         progress: Per metre the object's centre advances along the route.
         force: Per unit (``FORCE_SCALE`` N) of horizontal force felt at the carrier's grip.
+            It is set so that dragging the partner along (the robot is the stronger) costs
+            more than the progress it buys: the task is to move with the partner.
         tilt: Per radian of the object's tilt from level.
         jerk: Per squared change of the action between steps.
         success: Once, when the object's centre reaches the goal zone.
@@ -93,8 +95,8 @@ class RewardWeights:
     """
 
     progress: float = 10.0
-    force: float = 0.05
-    tilt: float = 0.5
+    force: float = 0.5
+    tilt: float = 2.0
     jerk: float = 0.05
     success: float = 10.0
     drop: float = 10.0
