@@ -173,7 +173,10 @@ def train_command(argv: Sequence[str]) -> None:
                 raise SystemExit(f"error: {exc}") from None
     config = tyro.cli(
         TrainConfig, default=default, args=argv, prog="palaestra train ENV_ID",
-        description="Train a policy with PPO (defaults shown are this env's).",
+        description=(
+            "Train a policy with PPO (defaults shown are this env's). "
+            "palaestra train --resume RUN_DIR continues a run from its latest checkpoint."
+        ),
     )  # fmt: skip
     try:
         result = run_training(config, resume=resume_dir is not None)
