@@ -85,3 +85,17 @@ def test_admittance_follower_walks_along_the_felt_force():
     assert agent.act(obs)[2] < 0
     with pytest.raises(ValueError, match="positive"):
         AdmittanceFollower(damping=0.0)
+
+
+def test_partner_effort_has_a_floor_at_half_the_weight():
+    # Level carrying puts half the weight on each pair of hands: the partner's mean force
+    # cannot fall much below it, whatever the follower does; the horizontal part can.
+    from palaestra.envs.carry.objects import OBJECTS
+
+    half_weight = OBJECTS["box"].mass * 9.81 / 2
+    follower = _episode(AdmittanceFollower(), 0, EASY)
+    passive = _episode(PassiveCarrier(), 0, EASY)
+    assert follower["partner_effort"] >= 0.95 * half_weight
+    assert follower["partner_horizontal_force"] < 0.5 * half_weight
+    assert passive["partner_horizontal_force"] > 2 * half_weight
+    assert follower["partner_effort"] ** 2 >= follower["partner_horizontal_force"] ** 2

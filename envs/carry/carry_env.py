@@ -82,7 +82,9 @@ class CarryEnv(gym.Env):
     Truncated after ``max_steps`` steps (default 1500, at most 2000). The last step's
     ``info`` holds ``success``, ``end_reason`` (``success``, ``drop_tilt``,
     ``drop_height``, ``grip_overload`` or ``time_limit``), ``partner_effort`` (mean force
-    magnitude the partner applies to the object, N), ``own_effort``, ``peak_force`` (the
+    magnitude the partner applies to the object, N; at least half the object's weight when
+    level), ``own_effort``, ``partner_horizontal_force`` (its horizontal part: the pushing
+    and pulling, without the load), ``peak_force`` (the
     largest 0.1 s-filtered grip force of either carrier, N),
     ``mean_tilt_deg``, ``max_tilt_deg``, ``displacement`` (m gained towards the goal),
     ``idle_fraction`` (share of steps the object did not move), ``episode_time_s`` and

@@ -171,6 +171,7 @@ class CarryEpisode:
         self.progress = route.progress(x, y)
         self.start_distance = math.hypot(route.goal[0] - x, route.goal[1] - y)
         self._force_sum = [0.0, 0.0]
+        self._horizontal_sum = [0.0, 0.0]
         self._peak_force = 0.0
         self._filtered_force = [math.sqrt(sum(c * c for c in f)) for f in self.sim.grip_force]
         self._tilt_sum = 0.0
@@ -267,6 +268,9 @@ class CarryEpisode:
         forces = [math.sqrt(f[0] * f[0] + f[1] * f[1] + f[2] * f[2]) for f in sim.grip_force]
         self._force_sum[0] += forces[0]
         self._force_sum[1] += forces[1]
+        for seat in (0, 1):
+            fx, fy, _ = sim.grip_force[seat]
+            self._horizontal_sum[seat] += math.sqrt(fx * fx + fy * fy)
         filtered = self._filtered_force
         filtered[0] += _FILTER_ALPHA * (forces[0] - filtered[0])
         filtered[1] += _FILTER_ALPHA * (forces[1] - filtered[1])
@@ -319,6 +323,7 @@ class CarryEpisode:
             "end_reason": self.end_reason,
             "partner_effort": self._force_sum[1 - seat] / n,
             "own_effort": self._force_sum[seat] / n,
+            "partner_horizontal_force": self._horizontal_sum[1 - seat] / n,
             "peak_force": self._peak_force,
             "mean_tilt_deg": self._tilt_sum / n,
             "max_tilt_deg": self._tilt_max,
