@@ -48,7 +48,7 @@ def _flatten_leaf(space: spaces.Space, batch: np.ndarray) -> np.ndarray:
         return out
     if isinstance(space, spaces.MultiDiscrete):
         parts = []
-        flat = batch.reshape(n, -1).astype(np.int64)
+        flat = batch.reshape(n, -1).astype(np.int64) - np.asarray(space.start).reshape(1, -1)
         for i, size in enumerate(np.asarray(space.nvec).reshape(-1)):
             part = np.zeros((n, int(size)), np.float32)
             part[np.arange(n), flat[:, i]] = 1.0

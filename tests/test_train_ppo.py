@@ -475,3 +475,91 @@ def test_async_workers_give_the_same_run_as_sync(tmp_path):
     workers = train(_config(tmp_path / "async", total_timesteps=512, vector_mode="async"))
     a, b = _weights(sync.checkpoint), _weights(workers.checkpoint)
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+class _Scripted:
+    """A PettingZoo Parallel env whose agents come and go on a script; records reset seeds."""
+
+    metadata: ClassVar[dict] = {"name": "scripted"}
+    seeds: ClassVar[list] = []
+
+    def __init__(self, schedule=None):
+        # schedule: step -> agents present after that step (the episode ends when empty)
+        self.schedule = schedule or {0: ["a"], 1: ["a", "b"], 2: ["a", "b"], 3: []}
+        self.possible_agents = ["a", "b"]
+        self._obs = gym.spaces.Box(-1, 1, (1,), np.float32)
+        self._act = gym.spaces.Discrete(2)
+
+    def observation_space(self, agent):
+        return self._obs
+
+    def action_space(self, agent):
+        return self._act
+
+    def reset(self, seed=None, options=None):
+        _Scripted.seeds.append(seed)
+        self.t = 0
+        self.agents = list(self.schedule[0])
+        return {a: np.zeros(1, np.float32) for a in self.agents}, {a: {} for a in self.agents}
+
+    def step(self, actions):
+        self.t += 1
+        after = self.schedule[self.t]
+        acting = list(self.agents)
+        obs = {a: np.full(1, self.t, np.float32) for a in set(acting) | set(after)}
+        term = {a: a not in after for a in acting}
+        self.agents = list(after)
+        return (
+            obs,
+            {a: 1.0 for a in acting},
+            term,
+            {a: False for a in acting},
+            {a: {} for a in acting},
+        )
+
+    def close(self):
+        pass
+
+
+def test_agents_that_join_mid_episode_are_trained_on():
+    import pettingzoo
+
+    if "palaestra-test/scripted-v0" not in pettingzoo.parallel_registry:
+        pettingzoo.register("parallel", "palaestra-test/scripted-v0", _Scripted)
+    batch = make_env_batch("palaestra-test/scripted-v0", 1)
+    first = batch.reset(0)
+    assert first.valid.tolist() == [True, False]  # b is not there yet
+    valid = []
+    for _ in range(4):
+        valid.append(batch.step(np.zeros(2, np.int64)).valid.tolist())
+    # b joins after step 1 and acts in steps 2 and 3; step 4 resets the env.
+    assert valid == [[True, False], [True, True], [True, True], [False, False]]
+
+
+def test_multi_agent_reset_seeds_repeat_after_a_fresh_reset():
+    import pettingzoo
+
+    if "palaestra-test/scripted-v0" not in pettingzoo.parallel_registry:
+        pettingzoo.register("parallel", "palaestra-test/scripted-v0", _Scripted)
+    batch = make_env_batch("palaestra-test/scripted-v0", 2)
+    runs = []
+    for _ in range(2):
+        _Scripted.seeds.clear()
+        batch.reset(100)
+        for _ in range(9):
+            batch.step(np.zeros(4, np.int64))
+        runs.append(list(_Scripted.seeds))
+    assert runs[0] == runs[1] and len(set(runs[0])) == len(runs[0]) > 2
+
+
+def test_action_mask_needs_a_matching_discrete_space(tmp_path):
+    class MaskedBox(gym.Env):
+        def __init__(self):
+            self.observation_space = gym.spaces.Dict(
+                {"obs": gym.spaces.Box(0, 1, (2,)), "action_mask": gym.spaces.MultiBinary(3)}
+            )
+            self.action_space = gym.spaces.MultiDiscrete([3, 3])
+
+    gym.register("palaestra-test/MaskedMulti-v0", entry_point=MaskedBox)
+    with pytest.raises(ValueError, match="action_mask of 3 entries needs a Discrete"):
+        train(_config(tmp_path, env_id="palaestra-test/MaskedMulti-v0"))

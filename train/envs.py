@@ -153,6 +153,7 @@ class GymEnvBatch(EnvBatch):
             obs_space, act_space = self.envs[0].observation_space, self.envs[0].action_space
         self.layout = obs_layout(obs_space)
         self.action = action_spec(act_space)
+        _check_mask(self.layout, self.action, env_id)
         self.num_rows = num_envs
         self.obs_dim = self.layout.dim
         self.critic_dim = None
@@ -209,7 +210,9 @@ class GymEnvBatch(EnvBatch):
                 {
                     k: v[i]
                     for k, v in vinfos.items()
-                    if not k.startswith("_") and vinfos.get("_" + k, valid)[i]
+                    if not k.startswith("_")
+                    and not isinstance(v, dict)
+                    and vinfos.get("_" + k, valid)[i]
                 }
                 for i in range(self.num_rows)
             ]
@@ -277,6 +280,7 @@ class ParallelEnvBatch(EnvBatch):
         masks = {lay.mask_dim for lay in layouts}
         if len(masks) > 1:
             raise ValueError(f"agents disagree on having an action_mask: {masks}")
+        _check_mask(layouts[0], actions[0], env_id)
         self.layouts = layouts
         self.layout = layouts[0]
         self.action = actions[0]
@@ -328,6 +332,7 @@ class ParallelEnvBatch(EnvBatch):
 
     def reset(self, seed: int) -> StepBatch:
         self._seed = seed
+        self._resets = 0
         feats, masks = self._empty()
         for e, env in enumerate(self.envs):
             observations, _ = env.reset(seed=seed + e)
@@ -378,7 +383,10 @@ class ParallelEnvBatch(EnvBatch):
                 self._lengths[r] += 1
                 if terminated[r] or truncated[r] or name not in env.agents:
                     if not (terminated[r] or truncated[r]):
-                        truncated[r] = True  # left without a flag: treat as truncated
+                        # Left without a flag: bootstrap from its last observation if the
+                        # env gave one (truncated), else end it there (terminated).
+                        truncated[r] = name in observations
+                        terminated[r] = not truncated[r]
                     episodes.append(
                         EpisodeRecord(
                             float(self._returns[r]),
@@ -390,7 +398,12 @@ class ParallelEnvBatch(EnvBatch):
                     self._returns[r] = 0.0
                     self._lengths[r] = 0
                     self._alive[r] = False
-            if not env.agents:
+            for j, name in enumerate(self.agents):
+                r = self._row(e, j)
+                if name in env.agents and not (terminated[r] or truncated[r]):
+                    self._alive[r] = True  # agents that join mid-episode act from now on
+            rows = slice(self._row(e, 0), self._row(e, self.num_agents - 1) + 1)
+            if not env.agents or not self._alive[rows].any():
                 self._pending_reset[e] = True
         obs, critic = self._assemble(feats, masks)
         return StepBatch(obs, masks, critic, rewards, terminated, truncated, valid, episodes)
@@ -402,6 +415,18 @@ class ParallelEnvBatch(EnvBatch):
     def render(self) -> np.ndarray | None:
         frame = self.envs[0].render()
         return None if frame is None else np.asarray(frame)
+
+
+def _check_mask(layout: ObsLayout, action: ActionSpec, env_id: str) -> None:
+    """An action_mask must mask the choices of a Discrete action space, one entry each."""
+    if layout.mask_dim is None:
+        return
+    if action.kind != "discrete" or layout.mask_dim != action.size:
+        raise ValueError(
+            f"{env_id}: an action_mask of {layout.mask_dim} entries needs a Discrete action "
+            f"space of {layout.mask_dim} actions; the action space is {action.kind} with "
+            f"{action.size} choices (masks for other spaces are not supported)"
+        )
 
 
 def _batch_of_one(obs: Any) -> Any:

@@ -117,4 +117,15 @@ def evaluate_policy(
         {"agent": e.agent, "return": e.episode_return, "length": e.length, **e.metrics}
         for e in done
     ]
-    return summary
+    return _finite_or_none(summary)
+
+
+def _finite_or_none(value: Any) -> Any:
+    """The summary with NaN and inf replaced by None, so it is valid JSON."""
+    if isinstance(value, float):
+        return value if np.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite_or_none(v) for v in value]
+    return value

@@ -39,6 +39,7 @@ import torch
 from palaestra.agents.policies import ActorCritic, MultiAgentActorCritic, numpy_twin
 from palaestra.train.callbacks import Callback, TrainerState
 from palaestra.train.checkpoint import (
+    CheckpointError,
     list_checkpoints,
     load_latest_checkpoint,
     prune_checkpoints,
@@ -97,8 +98,8 @@ def build_policy(config: TrainConfig, envs: EnvBatch) -> torch.nn.Module:
 
 
 def _env_seed(seed: int, phase: int) -> int:
-    # Distinct, reproducible env seeds for each phase (reset from scratch).
-    return seed * 1_000_003 + phase * 10_007
+    """A reproducible env seed for each phase (each fresh start of the envs)."""
+    return int(np.random.SeedSequence([seed, phase]).generate_state(1)[0]) % (2**30)
 
 
 def _default_run_dir(config: TrainConfig) -> Path:
@@ -175,7 +176,9 @@ def train(
 
     global_step, start_update, phase = 0, 0, 0
     if resume:
-        checkpoint = load_latest_checkpoint(ckpt_dir, map_location=device)
+        # On the CPU: RNG states must stay CPU byte tensors; load_state_dict moves weights
+        # and optimiser state to the policy's device.
+        checkpoint = load_latest_checkpoint(ckpt_dir, map_location="cpu")
         if checkpoint is None:
             raise ValueError(f"nothing to resume: no checkpoint in {ckpt_dir}")
         _restore(checkpoint, policy, optimizer, generator, obs_norm, critic_norm, reward_norm)
@@ -284,7 +287,7 @@ def train(
             stop = any(cb.on_update_end(state) is False for cb in callbacks)
             is_last = update + 1 == num_updates or stop
             if is_last or (ckpt_every and (update + 1) % ckpt_every == 0):
-                phase += 0 if is_last else 1
+                phase += 1  # the envs' next fresh start (here, or in a resumed run)
                 last_checkpoint = _save(
                     ckpt_dir, policy, optimizer, generator, rng, obs_norm, critic_norm,
                     reward_norm, global_step, update + 1, phase, config,
@@ -370,7 +373,12 @@ def _ppo_update(
                 )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(policy.parameters(), ppo.max_grad_norm, foreach=True)
+            norm = torch.nn.utils.clip_grad_norm_(
+                policy.parameters(), ppo.max_grad_norm, foreach=True
+            )
+            if not torch.isfinite(norm):
+                # A finite loss with overflowing gradients would write NaN into the weights.
+                raise TrainingDiverged(f"the gradient norm became {norm.item()}; stopping")
             optimizer.step()
         if ppo.target_kl is not None and approx_kl.item() > ppo.target_kl:
             break
@@ -458,16 +466,19 @@ def _restore(
     generator: torch.Generator, obs_norm: Any, critic_norm: Any, reward_norm: Any,
 ) -> None:  # fmt: skip
     tensors = checkpoint.tensors
-    policy.load_state_dict({k[7:]: v for k, v in tensors.items() if k.startswith("policy.")})
-    _load_normalizer("obs_norm", obs_norm, tensors)
-    _load_normalizer("critic_norm", critic_norm, tensors)
-    _load_normalizer("reward_norm", reward_norm, tensors)
     state = checkpoint.state
-    optimizer.load_state_dict(state["optimizer"])
-    torch.set_rng_state(state["torch_rng"])
-    if state.get("cuda_rng") is not None and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda_rng"])
-    generator.set_state(state["generator"])
+    try:
+        policy.load_state_dict({k[7:]: v for k, v in tensors.items() if k.startswith("policy.")})
+        _load_normalizer("obs_norm", obs_norm, tensors)
+        _load_normalizer("critic_norm", critic_norm, tensors)
+        _load_normalizer("reward_norm", reward_norm, tensors)
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["torch_rng"])
+        if state.get("cuda_rng") is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        generator.set_state(state["generator"])
+    except (RuntimeError, KeyError, ValueError, TypeError) as exc:
+        raise CheckpointError(checkpoint.path, f"does not fit this run's config: {exc}") from exc
 
 
 def load_policy(
