@@ -10,6 +10,8 @@
 
 Target (COLA reports 24.7% less human effort than its baselines): success >= 90% and
 partner effort at least 25% lower than the best admittance follower's, within 2M steps.
+Partner effort includes the partner's share of the weight (half the object's weight when
+level), so the script also prints its horizontal part, the pushing and pulling.
 
 Usage:
     python benchmarks/carry_learning.py [--steps 2000000] [--seeds 20] [--run-dir DIR]
