@@ -151,10 +151,7 @@ def train(
         policy.parameters(), lr=ppo.learning_rate, eps=1e-5, foreach=device.type != "cpu",
         fused=device.type == "cpu",
     )  # fmt: skip
-    obs_norm = ObservationNormalizer((envs.obs_dim,)) if ppo.normalize_obs else None
-    critic_norm = (
-        ObservationNormalizer((envs.critic_dim,)) if ppo.normalize_obs and envs.critic_dim else None
-    )
+    obs_norm, critic_norm = _observation_normalizers(config, envs)
     reward_norm = RewardNormalizer(rows, ppo.gamma) if ppo.normalize_reward else None
     action_dtype = torch.float32 if envs.action.kind == "continuous" else torch.int64
     action_shape = (
@@ -461,17 +458,33 @@ def _load_normalizer(prefix: str, norm: Any, tensors: dict[str, torch.Tensor]) -
     )
 
 
+def _observation_normalizers(config: TrainConfig, envs: EnvBatch) -> tuple[Any, Any]:
+    """The run's observation normalisers (policy input, centralised critic input), or None."""
+    if not config.ppo.normalize_obs:
+        return None, None
+    critic = ObservationNormalizer((envs.critic_dim,)) if envs.critic_dim else None
+    return ObservationNormalizer((envs.obs_dim,)), critic
+
+
+def _load_weights(
+    tensors: dict[str, torch.Tensor], policy: torch.nn.Module, *normalizers: tuple[str, Any]
+) -> None:
+    """Load the policy and the named normalisers from a checkpoint's tensors."""
+    policy.load_state_dict({k[7:]: v for k, v in tensors.items() if k.startswith("policy.")})
+    for prefix, norm in normalizers:
+        _load_normalizer(prefix, norm, tensors)
+
+
 def _restore(
     checkpoint: Any, policy: torch.nn.Module, optimizer: torch.optim.Optimizer,
     generator: torch.Generator, obs_norm: Any, critic_norm: Any, reward_norm: Any,
 ) -> None:  # fmt: skip
-    tensors = checkpoint.tensors
     state = checkpoint.state
     try:
-        policy.load_state_dict({k[7:]: v for k, v in tensors.items() if k.startswith("policy.")})
-        _load_normalizer("obs_norm", obs_norm, tensors)
-        _load_normalizer("critic_norm", critic_norm, tensors)
-        _load_normalizer("reward_norm", reward_norm, tensors)
+        _load_weights(
+            checkpoint.tensors, policy, ("obs_norm", obs_norm), ("critic_norm", critic_norm),
+            ("reward_norm", reward_norm),
+        )  # fmt: skip
         optimizer.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["torch_rng"])
         if state.get("cuda_rng") is not None and torch.cuda.is_available():
@@ -497,18 +510,15 @@ def load_policy(
     )
     try:
         policy = build_policy(config, envs)
-        obs_norm = ObservationNormalizer((envs.obs_dim,)) if config.ppo.normalize_obs else None
-        critic_norm = (
-            ObservationNormalizer((envs.critic_dim,))
-            if config.ppo.normalize_obs and envs.critic_dim
-            else None
-        )
+        obs_norm, critic_norm = _observation_normalizers(config, envs)
     finally:
         envs.close()
-    tensors = checkpoint.tensors
-    policy.load_state_dict({k[7:]: v for k, v in tensors.items() if k.startswith("policy.")})
-    _load_normalizer("obs_norm", obs_norm, tensors)
-    _load_normalizer("critic_norm", critic_norm, tensors)
+    try:
+        _load_weights(
+            checkpoint.tensors, policy, ("obs_norm", obs_norm), ("critic_norm", critic_norm)
+        )
+    except (RuntimeError, KeyError, ValueError) as exc:
+        raise CheckpointError(checkpoint.path, f"does not fit the run's config: {exc}") from exc
     return policy, config, obs_norm, critic_norm
 
 
