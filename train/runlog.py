@@ -99,6 +99,14 @@ def _split_lines(data: bytes) -> tuple[list[bytes], bytes]:
     return lines, b""
 
 
+def _parse_line(path: Path, number: int, line: bytes) -> Any:
+    """One complete line of metrics.jsonl; ValueError names the file and line if it is bad."""
+    try:
+        return json.loads(line)
+    except ValueError as exc:
+        raise ValueError(f"{path}:{number}: not a JSON line ({exc})") from exc
+
+
 def _parse_tail(tail: bytes) -> dict[str, Any] | None:
     """The record of an unterminated last line, or None if it is torn (not a JSON object)."""
     try:
@@ -164,12 +172,7 @@ class RunLogger:
             for number, line in enumerate(lines, start=1):
                 if not line.strip():
                     continue
-                try:
-                    record = json.loads(line)
-                except ValueError as exc:
-                    raise ValueError(
-                        f"{self.metrics_path}:{number}: not a JSON line ({exc})"
-                    ) from exc
+                record = _parse_line(self.metrics_path, number, line)
                 step = record.get("global_step") if isinstance(record, dict) else None
                 if isinstance(step, (int, float)) and step > resume_step:
                     continue
@@ -277,10 +280,7 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        try:
-            record = json.loads(line)
-        except ValueError as exc:
-            raise ValueError(f"{path}:{number}: not a JSON line ({exc})") from exc
+        record = _parse_line(path, number, line)
         if not isinstance(record, dict):
             raise ValueError(f"{path}:{number}: not a JSON object")
         records.append(record)
