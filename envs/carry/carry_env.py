@@ -9,6 +9,7 @@ import gymnasium as gym
 import numpy as np
 
 from palaestra.envs.carry.core import (
+    CarryEnvBase,
     CarryEpisode,
     RewardWeights,
     carrier_action_space,
@@ -17,14 +18,13 @@ from palaestra.envs.carry.core import (
     task_from_options,
     validate_action,
 )
-from palaestra.envs.carry.task import CARRY_TASK_SPACE
 
 __all__ = ["CarryEnv"]
 
 MAX_STEPS_LIMIT = 2000
 
 
-class CarryEnv(gym.Env):
+class CarryEnv(CarryEnvBase, gym.Env):
     """Carry an object together with a human partner, feeling where they want to go.
 
     ## Description
@@ -112,7 +112,6 @@ class CarryEnv(gym.Env):
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array", "human"], "render_fps": 50}
-    task_space = CARRY_TASK_SPACE
 
     def __init__(
         self,
@@ -133,15 +132,6 @@ class CarryEnv(gym.Env):
         self._task = self.task_space.validate(task)
         self._episode = CarryEpisode(int(max_steps), reward_weights or RewardWeights(), gui=gui)
         self._learner = 0
-
-    @property
-    def task(self) -> dict[str, Any]:
-        """The task of the current (or next) episode."""
-        return dict(self._task)
-
-    def set_task(self, task: Mapping[str, Any]) -> None:
-        """Validate ``task`` and use it from the next reset on."""
-        self._task = self.task_space.validate(task)
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -181,15 +171,3 @@ class CarryEnv(gym.Env):
             truncated,
             info,
         )
-
-    def render(self) -> np.ndarray | None:
-        """An RGB frame in ``rgb_array`` mode; nothing in ``human`` mode (the window shows it)."""
-        if self.render_mode == "rgb_array":
-            return self._episode.sim.render(*self.render_size)
-        if self.render_mode == "human":
-            self._episode.sim.follow_camera()
-        return None
-
-    def close(self) -> None:
-        """Release the physics client."""
-        self._episode.close()

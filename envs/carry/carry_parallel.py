@@ -11,6 +11,7 @@ from pettingzoo import ParallelEnv
 
 from palaestra.envs.carry.carry_env import MAX_STEPS_LIMIT
 from palaestra.envs.carry.core import (
+    CarryEnvBase,
     CarryEpisode,
     RewardWeights,
     carrier_action_space,
@@ -19,14 +20,13 @@ from palaestra.envs.carry.core import (
     task_from_options,
     validate_action,
 )
-from palaestra.envs.carry.task import CARRY_TASK_SPACE
 
 __all__ = ["CarryParallelEnv"]
 
 AGENTS = ("carrier_0", "carrier_1")
 
 
-class CarryParallelEnv(ParallelEnv):
+class CarryParallelEnv(CarryEnvBase, ParallelEnv):
     """Two carriers move an object together; each feels the other only through the object.
 
     ## Description
@@ -81,7 +81,6 @@ class CarryParallelEnv(ParallelEnv):
         "render_fps": 50,
         "is_parallelizable": True,
     }
-    task_space = CARRY_TASK_SPACE
 
     def __init__(
         self,
@@ -127,15 +126,6 @@ class CarryParallelEnv(ParallelEnv):
     def _check_agent(self, agent: str) -> None:
         if agent not in self.possible_agents:
             raise ValueError(f"unknown agent {agent!r}; agents are {self.possible_agents}")
-
-    @property
-    def task(self) -> dict[str, Any]:
-        """The task of the current (or next) episode."""
-        return dict(self._task)
-
-    def set_task(self, task: Mapping[str, Any]) -> None:
-        """Validate ``task`` and use it from the next reset on."""
-        self._task = self.task_space.validate(task)
 
     def reset(
         self, seed: int | None = None, options: dict[str, Any] | None = None
@@ -202,15 +192,3 @@ class CarryParallelEnv(ParallelEnv):
         if self.render_mode == "human":
             self.render()
         return result
-
-    def render(self) -> np.ndarray | None:
-        """An RGB frame in ``rgb_array`` mode; nothing in ``human`` mode."""
-        if self.render_mode == "rgb_array":
-            return self._episode.sim.render(*self.render_size)
-        if self.render_mode == "human":
-            self._episode.sim.follow_camera()
-        return None
-
-    def close(self) -> None:
-        """Release the physics client."""
-        self._episode.close()

@@ -25,6 +25,7 @@ from palaestra.envs.carry.sim import (
     ROBOT,
     CarrySim,
 )
+from palaestra.envs.carry.task import CARRY_TASK_SPACE
 
 __all__ = [
     "FORCE_SCALE",
@@ -35,6 +36,7 @@ __all__ = [
     "MAX_WALK_SPEED",
     "OBS_NAMES",
     "TORQUE_SCALE",
+    "CarryEnvBase",
     "CarryEpisode",
     "RewardWeights",
     "carrier_action_space",
@@ -388,3 +390,38 @@ def check_render_mode(render_mode: str | None, allowed: list[str]) -> bool:
             "DISPLAY nor WAYLAND_DISPLAY is set; use render_mode='rgb_array' on a headless machine"
         )
     return True
+
+
+class CarryEnvBase:
+    """What both carry envs share: the task channel, rendering and closing.
+
+    Subclasses set ``_task`` (a complete task), ``_episode`` (a :class:`CarryEpisode`),
+    ``render_mode`` and ``render_size``.
+    """
+
+    task_space = CARRY_TASK_SPACE
+    _task: dict[str, Any]
+    _episode: CarryEpisode
+    render_mode: str | None
+    render_size: tuple[int, int]
+
+    @property
+    def task(self) -> dict[str, Any]:
+        """The task of the current (or next) episode."""
+        return dict(self._task)
+
+    def set_task(self, task: Mapping[str, Any]) -> None:
+        """Validate ``task`` and use it from the next reset on."""
+        self._task = self.task_space.validate(task)
+
+    def render(self) -> np.ndarray | None:
+        """An RGB frame in ``rgb_array`` mode; nothing in ``human`` mode (the window shows it)."""
+        if self.render_mode == "rgb_array":
+            return self._episode.sim.render(*self.render_size)
+        if self.render_mode == "human":
+            self._episode.sim.follow_camera()
+        return None
+
+    def close(self) -> None:
+        """Release the physics client."""
+        self._episode.close()
