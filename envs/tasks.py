@@ -3,7 +3,9 @@
 Glossary:
     task: a plain ``dict`` of knob values for one episode. It reaches an env only through
         ``env.reset(options={"task": task})`` or ``env.set_task(task)``, never through the seed.
-    knob: one named parameter of a task, either a choice among strings or a float in a range.
+    knob: one named parameter of a task: a choice among strings, a number in a range (float
+        or integer), or a structured value (a list of stacks, a card order) that the knob's own
+        ``parse`` function checks.
     difficulty: a number in [0, 1] that an env family assigns to a task.
 
 A :class:`TaskSpace` validates tasks (unknown keys and out-of-range values raise
@@ -32,9 +34,16 @@ class Knob:
         name: The key of the knob in a task dict.
         default: The value used when a task leaves the knob out.
         doc: One line saying what the knob changes in the episode.
-        choices: For a categorical knob, the allowed strings; ``None`` for a float knob.
-        low: For a float knob, the smallest allowed value (inclusive).
-        high: For a float knob, the largest allowed value (inclusive).
+        choices: For a categorical knob, the allowed strings; ``None`` otherwise.
+        low: For a numeric knob, the smallest allowed value (inclusive).
+        high: For a numeric knob, the largest allowed value (inclusive).
+        integer: For a numeric knob, whether values must be whole numbers (validated to
+            ``int`` and sampled as integers).
+        parse: For a structured knob, a function that returns the value in canonical form or
+            raises ``ValueError`` saying what is wrong; ``None`` (the default value) always
+            passes, meaning "derive it from the other knobs". Structured knobs are not sampled:
+            :meth:`TaskSpace.sample` leaves them at their default.
+        allowed: For a structured knob, the allowed values in words (for messages and tables).
     """
 
     name: str
@@ -43,10 +52,17 @@ class Knob:
     choices: tuple[str, ...] | None = None
     low: float | None = None
     high: float | None = None
+    integer: bool = False
+    parse: Callable[[Any], Any] | None = None
+    allowed: str = ""
 
     def __post_init__(self) -> None:
+        if self.parse is not None:
+            if self.choices is not None or self.low is not None or self.high is not None:
+                raise ValueError(f"knob {self.name!r}: a parsed knob takes no choices or range")
+            return
         if self.choices is None and (self.low is None or self.high is None):
-            raise ValueError(f"knob {self.name!r} needs either choices or a low/high range")
+            raise ValueError(f"knob {self.name!r} needs choices, a low/high range or parse")
         if self.choices is not None and self.default not in self.choices:
             raise ValueError(f"knob {self.name!r}: default {self.default!r} not in {self.choices}")
         if self.choices is None and not (self.low <= self.default <= self.high):  # type: ignore[operator]
@@ -57,14 +73,30 @@ class Knob:
         """Whether the knob takes one of a fixed set of strings."""
         return self.choices is not None
 
+    @property
+    def is_structured(self) -> bool:
+        """Whether the knob takes a structured value checked by its ``parse`` function."""
+        return self.parse is not None
+
     def describe(self) -> str:
         """The allowed values, written for an error message or a table."""
+        if self.parse is not None:
+            return self.allowed or "see the env's documentation"
         if self.choices is not None:
             return "one of " + ", ".join(repr(c) for c in self.choices)
+        if self.integer:
+            return f"an integer in [{self.low:g}, {self.high:g}]"
         return f"a number in [{self.low:g}, {self.high:g}]"
 
     def validate(self, value: Any) -> Any:
         """Return ``value`` in canonical form, or raise ``ValueError`` naming the knob."""
+        if self.parse is not None:
+            if value is None:
+                return None
+            try:
+                return self.parse(value)
+            except (TypeError, ValueError) as err:
+                raise ValueError(f"task key {self.name!r}: {err}") from None
         if self.choices is not None:
             if not isinstance(value, str) or value not in self.choices:
                 raise ValueError(
@@ -76,12 +108,18 @@ class Knob:
         number = float(value)
         if not math.isfinite(number) or not (self.low <= number <= self.high):  # type: ignore[operator]
             raise ValueError(f"task key {self.name!r}: got {value!r}, expected {self.describe()}")
+        if self.integer:
+            if number != int(number):
+                raise ValueError(
+                    f"task key {self.name!r}: got {value!r}, expected {self.describe()}"
+                )
+            return int(number)
         return number
 
     def normalized(self, value: Any) -> float:
-        """Map a valid value of a float knob to [0, 1] (low -> 0, high -> 1)."""
-        if self.choices is not None:
-            raise TypeError(f"knob {self.name!r} is categorical")
+        """Map a valid value of a numeric knob to [0, 1] (low -> 0, high -> 1)."""
+        if self.choices is not None or self.parse is not None:
+            raise TypeError(f"knob {self.name!r} is not numeric")
         span = self.high - self.low  # type: ignore[operator]
         return 0.0 if span == 0 else (float(value) - self.low) / span  # type: ignore[operator]
 
@@ -93,16 +131,24 @@ class TaskSpace:
         name: The env family the space belongs to, used in messages.
         knobs: The knobs, in the order they are listed to users.
         difficulty: A function from a complete, valid task to a number in [0, 1].
+        finalize: Optional checks across knobs, run on the complete task after every knob is
+            valid: it returns the task with derived values filled in (e.g. one stack per seat
+            when ``stacks`` is ``None``) or raises ``ValueError`` naming the keys involved.
     """
 
     def __init__(
-        self, name: str, knobs: Sequence[Knob], difficulty: Callable[[Mapping[str, Any]], float]
+        self,
+        name: str,
+        knobs: Sequence[Knob],
+        difficulty: Callable[[Mapping[str, Any]], float],
+        finalize: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> None:
         self.name = name
         self.knobs: dict[str, Knob] = {k.name: k for k in knobs}
         if len(self.knobs) != len(knobs):
             raise ValueError(f"task space {name!r} has duplicate knob names")
         self._difficulty = difficulty
+        self._finalize = finalize
 
     def __iter__(self) -> Iterator[Knob]:
         return iter(self.knobs.values())
@@ -122,7 +168,7 @@ class TaskSpace:
                 outside its knob's range. The message names the key and its allowed values.
         """
         if task is None:
-            return self.default()
+            task = {}
         if not isinstance(task, Mapping):
             raise ValueError(f"a {self.name} task must be a dict of knob values, got {task!r}")
         unknown = [key for key in task if key not in self.knobs]
@@ -134,6 +180,8 @@ class TaskSpace:
         full = self.default()
         for key, value in task.items():
             full[key] = self.knobs[key].validate(value)
+        if self._finalize is not None:
+            full = self._finalize(full)
         return full
 
     def contains(self, task: Mapping[str, Any]) -> bool:
@@ -150,14 +198,22 @@ class TaskSpace:
         return min(1.0, max(0.0, value))
 
     def sample(self, rng: np.random.Generator) -> dict[str, Any]:
-        """Draw one task uniformly over every knob, using only ``rng``."""
+        """Draw one task uniformly over every knob, using only ``rng``.
+
+        Structured knobs keep their default. The result is complete and valid (``finalize``
+        has filled in derived values).
+        """
         task: dict[str, Any] = {}
         for knob in self:
-            if knob.choices is not None:
+            if knob.parse is not None:
+                task[knob.name] = knob.default
+            elif knob.choices is not None:
                 task[knob.name] = knob.choices[int(rng.integers(len(knob.choices)))]
+            elif knob.integer:
+                task[knob.name] = int(rng.integers(int(knob.low), int(knob.high) + 1))  # type: ignore[arg-type]
             else:
                 task[knob.name] = float(rng.uniform(knob.low, knob.high))
-        return task
+        return self.validate(task)
 
     def table(self) -> str:
         """A markdown table of the knobs, for documentation."""

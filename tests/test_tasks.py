@@ -51,10 +51,58 @@ def test_bad_tasks_name_the_key_and_range(task, pattern):
 
 
 def test_knob_rejects_inconsistent_definitions():
-    with pytest.raises(ValueError, match="choices or a low/high"):
+    with pytest.raises(ValueError, match="choices, a low/high range or parse"):
         Knob("x", 1.0, "doc")
     with pytest.raises(ValueError, match="default"):
         Knob("x", 5.0, "doc", low=0.0, high=1.0)
+
+
+def _seats_space():
+    def parse_stacks(value):
+        if not isinstance(value, (list, tuple)) or not all(
+            isinstance(v, int) and v > 0 for v in value
+        ):
+            raise ValueError(f"got {value!r}, expected a list of positive integers")
+        return [int(v) for v in value]
+
+    def finalize(task):
+        if task["stacks"] is None:
+            task["stacks"] = [100] * task["seats"]
+        elif len(task["stacks"]) != task["seats"]:
+            count = len(task["stacks"])
+            raise ValueError(f"'stacks' has {count} entries for {task['seats']} seats")
+        return task
+
+    return TaskSpace(
+        "seats",
+        [
+            Knob("seats", 2, "players", low=2, high=9, integer=True),
+            Knob("stacks", None, "chips", parse=parse_stacks, allowed="a list of chips per seat"),
+        ],
+        difficulty=lambda t: (t["seats"] - 2) / 7,
+        finalize=finalize,
+    )
+
+
+def test_integer_and_structured_knobs_with_cross_knob_checks():
+    space = _seats_space()
+    assert space.validate(None) == {"seats": 2, "stacks": [100, 100]}
+    task = space.validate({"seats": 3.0, "stacks": (5, 6, 7)})
+    assert task == {"seats": 3, "stacks": [5, 6, 7]} and isinstance(task["seats"], int)
+    with pytest.raises(ValueError, match=r"'seats'.*an integer in \[2, 9\]"):
+        space.validate({"seats": 2.5})
+    with pytest.raises(ValueError, match=r"'stacks': got \[0\]"):
+        space.validate({"stacks": [0]})
+    with pytest.raises(ValueError, match="'stacks' has 2 entries for 4 seats"):
+        space.validate({"seats": 4, "stacks": [1, 2]})
+    rng = np.random.default_rng(3)
+    seen = set()
+    for _ in range(200):
+        sample = space.sample(rng)
+        assert isinstance(sample["seats"], int) and sample["stacks"] == [100] * sample["seats"]
+        seen.add(sample["seats"])
+    assert seen == set(range(2, 10))
+    assert "a list of chips per seat" in space.table()
 
 
 def test_sampling_uses_only_the_given_generator():

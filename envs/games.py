@@ -1,0 +1,153 @@
+"""What every palaestra game env shares: observation modes, text spaces and illegal actions.
+
+Game envs (Craft, Hold'em) serve three kinds of player with one engine:
+
+- vector policies (PPO with action masks) read ``obs_mode="vector"``: a ``Dict`` of numeric
+  ``Box`` spaces plus an ``action_mask`` (``int8``, 1 = legal);
+- language agents read ``obs_mode="text"``: a :func:`text_space` string, the env's text view;
+- ``obs_mode="both"`` gives the vector ``Dict`` with one more key, ``"text"``.
+
+In every mode ``info["legal_actions"]`` maps each legal action index to its text, for exactly
+the actions the mask allows (:func:`legal_actions`).
+
+Illegal (masked) actions follow ``illegal_action``: ``"raise"`` raises ``ValueError`` naming the
+agent, the action and the legal ones; ``"penalize"`` takes the env's documented fallback action,
+gives a penalty and sets ``info["invalid_action"] = True``. Gymnasium single-agent variants
+default to ``"penalize"`` (so mask-unaware learners and Gymnasium's checker work); PettingZoo
+envs default to ``"raise"``.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+from gymnasium import spaces
+
+__all__ = [
+    "ILLEGAL_ACTION_MODES",
+    "OBS_MODES",
+    "TEXT_CHARSET",
+    "IllegalAction",
+    "ObsMode",
+    "check_illegal_action",
+    "check_obs_mode",
+    "game_observation_space",
+    "legal_actions",
+    "resolve_action",
+    "text_space",
+]
+
+ObsMode = Literal["vector", "text", "both"]
+IllegalAction = Literal["raise", "penalize"]
+OBS_MODES: tuple[str, ...] = ("vector", "text", "both")
+ILLEGAL_ACTION_MODES: tuple[str, ...] = ("raise", "penalize")
+TEXT_CHARSET = string.printable
+"""Characters a text view may use (Gymnasium's default ``Text`` charset rejects spaces)."""
+
+
+def check_obs_mode(obs_mode: Any) -> str:
+    """Return ``obs_mode`` if it is one of :data:`OBS_MODES`, else raise ``ValueError``."""
+    if obs_mode not in OBS_MODES:
+        raise ValueError(f"obs_mode must be one of {', '.join(OBS_MODES)}; got {obs_mode!r}")
+    return str(obs_mode)
+
+
+def check_illegal_action(illegal_action: Any) -> str:
+    """Return ``illegal_action`` if it is ``"raise"`` or ``"penalize"``, else raise."""
+    if illegal_action not in ILLEGAL_ACTION_MODES:
+        raise ValueError(
+            f"illegal_action must be one of {', '.join(ILLEGAL_ACTION_MODES)}; "
+            f"got {illegal_action!r}"
+        )
+    return str(illegal_action)
+
+
+def text_space(max_length: int) -> spaces.Text:
+    """A ``Text`` space for text views: printable characters, empty allowed."""
+    return spaces.Text(max_length=max_length, min_length=0, charset=TEXT_CHARSET)
+
+
+def game_observation_space(
+    vector: spaces.Dict, obs_mode: str, max_text_length: int
+) -> spaces.Space[Any]:
+    """The observation space of a game env in ``obs_mode``.
+
+    Args:
+        vector: The vector view: a ``Dict`` of numeric Boxes including ``action_mask``.
+        obs_mode: One of :data:`OBS_MODES`.
+        max_text_length: The longest text view the env can produce.
+    """
+    check_obs_mode(obs_mode)
+    if obs_mode == "vector":
+        return vector
+    if obs_mode == "text":
+        return text_space(max_text_length)
+    if "text" in vector.spaces:
+        raise ValueError("a vector view may not use the key 'text'")
+    return spaces.Dict({**vector.spaces, "text": text_space(max_text_length)})
+
+
+def legal_actions(mask: np.ndarray, names: Sequence[str]) -> dict[int, str]:
+    """Map each legal action index (``mask[i] != 0``) to its text ``names[i]``."""
+    return {int(i): names[int(i)] for i in np.flatnonzero(mask)}
+
+
+def resolve_action(
+    action: Any,
+    mask: np.ndarray,
+    *,
+    agent: str,
+    names: Sequence[str],
+    illegal_action: str,
+    fallback: int,
+) -> tuple[int, bool]:
+    """Check a discrete action against the mask and decide what is taken.
+
+    Args:
+        action: The action as given (a Python or numpy integer; a 0-d array is accepted).
+        mask: The current action mask of ``agent`` (1 = legal).
+        agent: The agent's name, for messages.
+        names: The text of every action index.
+        illegal_action: ``"raise"`` or ``"penalize"``.
+        fallback: The action taken instead of an illegal one under ``"penalize"``; it must be
+            legal.
+
+    Returns:
+        ``(taken, invalid)``: the action index the env carries out, and whether the given
+        action was illegal (and replaced by ``fallback``).
+
+    Raises:
+        ValueError: if ``action`` is not an integer index in range (always), or is masked out
+            and ``illegal_action == "raise"``. The message names the agent, the action and
+            the legal actions.
+    """
+    index = _as_index(action, len(names), agent)
+    if mask[index]:
+        return index, False
+    if illegal_action == "raise":
+        legal = ", ".join(f"{i} ({text})" for i, text in legal_actions(mask, names).items())
+        raise ValueError(
+            f"action {index} ({names[index]}) is not legal for {agent} now; legal: {legal}"
+        )
+    if not mask[fallback]:
+        raise RuntimeError(f"fallback action {fallback} ({names[fallback]}) is not legal")
+    return fallback, True
+
+
+def _as_index(action: Any, n: int, agent: str) -> int:
+    if isinstance(action, np.ndarray):
+        if action.shape not in ((), (1,)):
+            raise ValueError(f"action for {agent} must be one integer; got shape {action.shape}")
+        action = action.reshape(()).item()
+    if isinstance(action, (bool, np.bool_)) or not isinstance(action, (int, np.integer)):
+        if isinstance(action, (float, np.floating)) and float(action).is_integer():
+            action = int(action)
+        else:
+            raise ValueError(f"action for {agent} must be an integer in [0, {n}); got {action!r}")
+    index = int(action)
+    if not 0 <= index < n:
+        raise ValueError(f"action for {agent} must be an integer in [0, {n}); got {index}")
+    return index
