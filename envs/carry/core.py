@@ -407,8 +407,16 @@ class CarryEnvBase:
 
     @property
     def task(self) -> dict[str, Any]:
-        """The task of the current (or next) episode."""
+        """The task of the current episode, or of the next one once set.
+
+        Assigning to it is :meth:`set_task` (so a vector env's ``set_attr("task", tasks)``
+        gives each worker its next task).
+        """
         return dict(self._task)
+
+    @task.setter
+    def task(self, task: Mapping[str, Any]) -> None:
+        self.set_task(task)
 
     def set_task(self, task: Mapping[str, Any]) -> None:
         """Validate ``task`` and use it from the next reset on."""
