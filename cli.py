@@ -142,7 +142,7 @@ def train_command(argv: Sequence[str]) -> None:
     from palaestra.train.ppo import TrainingDiverged
     from palaestra.train.ppo import train as run_training
 
-    argv = list(argv)
+    argv, curriculum_kwargs = _curriculum_knobs(list(argv))
     resume_dir = None
     if "--resume" in argv:
         i = argv.index("--resume")
@@ -178,6 +178,12 @@ def train_command(argv: Sequence[str]) -> None:
             "palaestra train --resume RUN_DIR continues a run from its latest checkpoint."
         ),
     )  # fmt: skip
+    if curriculum_kwargs:
+        if config.curriculum is None:
+            raise SystemExit("error: --curriculum.<knob> needs --curriculum NAME")
+        if resume_dir is not None:
+            raise SystemExit("error: a resumed run keeps its curriculum knobs (see config.json)")
+        config = dataclasses.replace(config, curriculum_kwargs=curriculum_kwargs)
     try:
         result = run_training(config, resume=resume_dir is not None)
     except TrainingDiverged as exc:
@@ -191,6 +197,34 @@ def train_command(argv: Sequence[str]) -> None:
         if "success" in ev:
             line += f", success {ev['success']:.0%}"
         print(line)
+
+
+def _curriculum_knobs(argv: list[str]) -> tuple[list[str], dict[str, Any]]:
+    """Take ``--curriculum.<knob> VALUE`` pairs out of ``argv``.
+
+    Values are read as JSON where they parse (``5``, ``0.8``, ``true``, ``[1, 2]``) and as
+    strings otherwise; dashes in knob names become underscores. The scheduler checks them.
+    """
+    rest: list[str] = []
+    knobs: dict[str, Any] = {}
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg.startswith("--curriculum."):
+            name, has_value, value = arg[len("--curriculum.") :].partition("=")
+            if not has_value:
+                if i + 1 >= len(argv):
+                    raise SystemExit(f"error: {arg} needs a value")
+                value = argv[i + 1]
+                i += 1
+            try:
+                knobs[name.replace("-", "_")] = json.loads(value)
+            except json.JSONDecodeError:
+                knobs[name.replace("-", "_")] = value
+        else:
+            rest.append(arg)
+        i += 1
+    return rest, knobs
 
 
 def eval_run(run_dir: tyro.conf.Positional[Path], episodes: int = 10, video: bool = False) -> None:

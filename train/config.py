@@ -96,6 +96,12 @@ class TrainConfig:
     """torch.set_num_threads on CPU (default: 1, the fastest for small MLPs)."""
     env_kwargs: Annotated[dict[str, Any], tyro.conf.Suppress] = field(default_factory=dict)
     """Keyword arguments for the env's constructor (Python API only)."""
+    curriculum: str | None = None
+    """Curriculum scheduler that chooses every episode's task (uniform, sequential, anti,
+    cyclical, adcl, plr, learning_progress, medium); its knobs are --curriculum.<knob> VALUE.
+    None: every episode plays the env's default task."""
+    curriculum_kwargs: Annotated[dict[str, Any], tyro.conf.Suppress] = field(default_factory=dict)
+    """The scheduler's knobs (on the command line: --curriculum.<knob> VALUE)."""
     ppo: PPOConfig = PPOConfig()
     """PPO hyperparameters."""
 

@@ -38,12 +38,16 @@ __all__ = [
 
 @dataclass
 class EpisodeRecord:
-    """A finished episode: its return, length and the numeric metrics of its last info."""
+    """A finished episode: its return, length and the numeric metrics of its last info.
+
+    ``agent`` names the agent in multi-agent envs; ``env_index`` is the env copy it ran in.
+    """
 
     episode_return: float
     length: int
     metrics: dict[str, float] = field(default_factory=dict)
     agent: str | None = None
+    env_index: int = 0
 
 
 @dataclass
@@ -58,6 +62,9 @@ class StepBatch:
     truncated: np.ndarray
     valid: np.ndarray
     episodes: list[EpisodeRecord]
+    ended_envs: list[int] = field(default_factory=list)
+    """Env copies whose episode ended on this step (they reset on the next one): the moment
+    to give them their next task with :meth:`EnvBatch.set_task`."""
 
 
 def _registered_ids() -> tuple[list[str], list[str]]:
@@ -109,8 +116,23 @@ class EnvBatch:
     obs_dim: int
     agents: list[str]
 
+    num_envs: int
+
     def reset(self, seed: int) -> StepBatch:
         """Reset every env (env i with seed ``seed + i``)."""
+        raise NotImplementedError
+
+    @property
+    def task_space(self) -> Any:
+        """The envs' task space (``None`` when the env has no task channel)."""
+        raise NotImplementedError
+
+    def set_task(self, env_index: int, task: dict[str, Any]) -> None:
+        """Give env copy ``env_index`` the task of its next episode (used from its next reset).
+
+        Raises:
+            ValueError: if the env has no task channel, or ``task`` is not in its task space.
+        """
         raise NotImplementedError
 
     def step(self, actions: np.ndarray) -> StepBatch:
@@ -154,14 +176,37 @@ class GymEnvBatch(EnvBatch):
         self.layout = obs_layout(obs_space)
         self.action = action_spec(act_space)
         _check_mask(self.layout, self.action, env_id)
+        self.env_id = env_id
+        self.num_envs = num_envs
         self.num_rows = num_envs
         self.obs_dim = self.layout.dim
         self.critic_dim = None
         self.agents = ["agent"]
+        self._next_tasks: list[dict[str, Any]] | None = None
         self._dict_obs = isinstance(obs_space, gym.spaces.Dict)
         self._ended = np.zeros(num_envs, bool)
         self._returns = np.zeros(num_envs)
         self._lengths = np.zeros(num_envs, np.int64)
+
+    @property
+    def task_space(self) -> Any:
+        if self.vector is None:
+            return getattr(self.envs[0].unwrapped, "task_space", None)
+        return getattr(_entry_class(self.env_id), "task_space", None)
+
+    def set_task(self, env_index: int, task: dict[str, Any]) -> None:
+        space = self.task_space
+        if space is None:
+            raise ValueError(f"{self.env_id} has no task channel (no task_space attribute)")
+        task = space.validate(task)
+        if self.vector is None:
+            self.envs[env_index].unwrapped.set_task(task)  # type: ignore[attr-defined]
+            return
+        # Workers: set_attr takes one value per env, so send every env its next task.
+        if self._next_tasks is None:
+            self._next_tasks = list(self.vector.get_attr("task"))
+        self._next_tasks[env_index] = task
+        self.vector.set_attr("task", list(self._next_tasks))
 
     def _stack(self, observations: list[Any]) -> Any:
         if self._dict_obs:
@@ -224,15 +269,23 @@ class GymEnvBatch(EnvBatch):
         self._returns += rewards
         self._lengths += valid
         ended = terminated | truncated
+        ended_envs = [int(i) for i in np.flatnonzero(ended)]
         episodes = [
-            EpisodeRecord(float(self._returns[i]), int(self._lengths[i]), _numeric_info(infos[i]))
-            for i in np.flatnonzero(ended)
+            EpisodeRecord(
+                float(self._returns[i]),
+                int(self._lengths[i]),
+                _numeric_info(infos[i]),
+                env_index=i,
+            )
+            for i in ended_envs
         ]
         self._returns[ended] = 0.0
         self._lengths[ended] = 0
         self._ended = ended
         flat, mask = self.layout.flatten(obs)
-        return StepBatch(flat, mask, None, rewards, terminated, truncated, valid, episodes)
+        return StepBatch(
+            flat, mask, None, rewards, terminated, truncated, valid, episodes, ended_envs
+        )
 
     def close(self) -> None:
         if self.vector is not None:
@@ -261,6 +314,7 @@ class ParallelEnvBatch(EnvBatch):
     ) -> None:
         import pettingzoo
 
+        self.env_id = env_id
         self.envs = [pettingzoo.make("parallel", env_id, **kwargs) for _ in range(num_envs)]
         first = self.envs[0]
         self.agents = list(first.possible_agents)
@@ -301,6 +355,16 @@ class ParallelEnvBatch(EnvBatch):
         self._seed = 0
         self._resets = 0
         self._ids = np.tile(np.eye(self.num_agents, dtype=np.float32), (num_envs, 1))
+
+    @property
+    def task_space(self) -> Any:
+        return getattr(_unwrapped(self.envs[0]), "task_space", None)
+
+    def set_task(self, env_index: int, task: dict[str, Any]) -> None:
+        env = _unwrapped(self.envs[env_index])
+        if not hasattr(env, "set_task"):
+            raise ValueError(f"{self.env_id} has no task channel (no set_task method)")
+        env.set_task(env.task_space.validate(task))
 
     def _row(self, env: int, agent: int) -> int:
         return env * self.num_agents + agent
@@ -354,6 +418,7 @@ class ParallelEnvBatch(EnvBatch):
         truncated = np.zeros(self.num_rows, bool)
         valid = self._alive.copy()
         episodes: list[EpisodeRecord] = []
+        ended_envs: list[int] = []
         env_actions = self.action.to_env(actions)
         for e, env in enumerate(self.envs):
             if self._pending_reset[e]:
@@ -393,6 +458,7 @@ class ParallelEnvBatch(EnvBatch):
                             int(self._lengths[r]),
                             _numeric_info(infos.get(name, {})),
                             name,
+                            e,
                         )
                     )
                     self._returns[r] = 0.0
@@ -405,8 +471,11 @@ class ParallelEnvBatch(EnvBatch):
             rows = slice(self._row(e, 0), self._row(e, self.num_agents - 1) + 1)
             if not env.agents or not self._alive[rows].any():
                 self._pending_reset[e] = True
+                ended_envs.append(e)
         obs, critic = self._assemble(feats, masks)
-        return StepBatch(obs, masks, critic, rewards, terminated, truncated, valid, episodes)
+        return StepBatch(
+            obs, masks, critic, rewards, terminated, truncated, valid, episodes, ended_envs
+        )
 
     def close(self) -> None:
         for env in self.envs:
@@ -427,6 +496,24 @@ def _check_mask(layout: ObsLayout, action: ActionSpec, env_id: str) -> None:
             f"space of {layout.mask_dim} actions; the action space is {action.kind} with "
             f"{action.size} choices (masks for other spaces are not supported)"
         )
+
+
+def _unwrapped(env: Any) -> Any:
+    """The innermost env under PettingZoo wrappers."""
+    while hasattr(env, "env"):
+        env = env.env
+    return env
+
+
+def _entry_class(env_id: str) -> Any:
+    """The class (or factory) a Gymnasium id's entry point names, loaded in this process."""
+    entry = gym.spec(env_id).entry_point
+    if callable(entry):
+        return entry
+    import importlib
+
+    module, _, name = str(entry).partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def _batch_of_one(obs: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,11 +43,14 @@ def evaluate_policy(
     episodes: int = 10,
     video_path: Path | None = None,
     deterministic: bool = True,
+    tasks: Sequence[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Play ``episodes`` episodes with ``policy`` and summarise them.
 
     Observations are normalised with the training statistics, frozen. The first episode
     is recorded to ``video_path`` (mp4) when given and the env renders RGB frames.
+    With ``tasks``, episode ``i`` plays ``tasks[i % len(tasks)]`` (held-out task sets);
+    otherwise every episode plays the env's default task.
 
     Returns:
         ``episodes``, ``mean_return``, ``std_return``, ``mean_length``, the mean of every
@@ -54,6 +58,8 @@ def evaluate_policy(
     """
     if episodes < 1:
         raise ValueError(f"episodes must be at least 1, got {episodes}")
+    if tasks is not None and len(tasks) == 0:
+        raise ValueError("tasks must hold at least one task")
     kwargs = dict(config.env_kwargs)
     record = video_path is not None and renders_rgb(config.env_id, kwargs)
     if record:
@@ -79,6 +85,8 @@ def evaluate_policy(
         return as_t(obs), as_t(result.action_mask, torch.bool), as_t(critic)
 
     try:
+        if tasks is not None:
+            envs.set_task(0, dict(tasks[0]))
         result = envs.reset(config.seed + EVAL_SEED_OFFSET)
         if record:
             frames.append(envs.render())
@@ -92,6 +100,8 @@ def evaluate_policy(
                 done.append(episode)
                 if episode.agent in (None, first_agent):
                     env_episodes += 1
+            if tasks is not None and result.ended_envs:
+                envs.set_task(0, dict(tasks[env_episodes % len(tasks)]))
             if record and env_episodes == 0:
                 frames.append(envs.render())
     finally:

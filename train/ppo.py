@@ -146,6 +146,8 @@ def train(
         env_kwargs=config.env_kwargs,
     )
     rows = envs.num_rows
+    if config.curriculum is not None:
+        callbacks = [*callbacks, _curriculum_callback(config, envs)]
     policy = build_policy(config, envs).to(device)
     optimizer = torch.optim.Adam(
         policy.parameters(), lr=ppo.learning_rate, eps=1e-5, foreach=device.type != "cpu",
@@ -182,11 +184,15 @@ def train(
         global_step = checkpoint.state["global_step"]
         start_update = checkpoint.state["update"]
         phase = checkpoint.state["phase"]
+        _restore_callbacks(checkpoint, callbacks)
         log.info("resuming %s from %s (step %d)", config.env_id, checkpoint.path.name, global_step)
     else:
         write_json_atomic(run_dir / "config.json", config_to_dict(config))
     logger = RunLogger(run_dir, resume_step=global_step if resume else None)
-    state = TrainerState(config, run_dir, envs, policy, global_step, start_update)
+    state = TrainerState(
+        config, run_dir, envs, policy, global_step, start_update,
+        obs_norm=obs_norm, critic_norm=critic_norm,
+    )  # fmt: skip
 
     # Rollouts on the CPU run the policy's numpy twin (same weights, no torch dispatch
     # cost on tiny batches) and sample from a numpy generator; elsewhere the torch policy.
@@ -215,6 +221,8 @@ def train(
             return policy.value(to_device(obs), to_device(critic))
 
     def reset_envs() -> tuple[Any, ...]:
+        for callback in callbacks:
+            callback.before_reset(state)
         first = envs.reset(_env_seed(config.seed, phase))
         if reward_norm is not None:
             reward_norm.ret[:] = 0.0
@@ -242,6 +250,7 @@ def train(
             # ------------------------------------------------------------- 2. rollout
             episodes: list[EpisodeRecord] = []
             for step in range(ppo.num_steps):
+                state.rollout_step = step
                 actions, logprobs, values = act(obs, mask, critic)
                 result = envs.step(actions)
                 rewards = result.rewards
@@ -260,12 +269,20 @@ def train(
                     episodes.append(episode)
                     for callback in callbacks:
                         callback.on_episode_end(state, episode)
+                for env_index in result.ended_envs:
+                    records = [e for e in result.episodes if e.env_index == env_index]
+                    for callback in callbacks:
+                        callback.on_env_episode_end(state, env_index, records)
             state.global_step = global_step
             for callback in callbacks:
                 callback.on_rollout_end(state)
 
             # ---------------------------------------------------------- 3. advantages
             storage.compute_returns(value(obs, critic), ppo.gamma, ppo.gae_lambda)
+            if callbacks:
+                arrays = storage.numpy_views("advantages", "values", "valid")
+                for callback in callbacks:
+                    callback.on_advantages(state, *arrays)
 
             # -------------------------------------------------------------- 4. update
             losses = _ppo_update(policy, optimizer, storage, ppo, generator)
@@ -278,6 +295,8 @@ def train(
                 **losses,
                 **_episode_metrics(episodes),
             }
+            for callback in callbacks:
+                metrics.update(callback.update_metrics(state))
             logger.log(global_step, metrics)
             state.update, state.metrics = update + 1, metrics
             progress.update(update + 1, global_step, metrics)
@@ -287,7 +306,7 @@ def train(
                 phase += 1  # the envs' next fresh start (here, or in a resumed run)
                 last_checkpoint = _save(
                     ckpt_dir, policy, optimizer, generator, rng, obs_norm, critic_norm,
-                    reward_norm, global_step, update + 1, phase, config,
+                    reward_norm, global_step, update + 1, phase, config, callbacks,
                 )  # fmt: skip
                 if not is_last:
                     # A fresh start of every env after a checkpoint: what a resumed run sees.
@@ -424,6 +443,7 @@ def _save(
     directory: Path, policy: torch.nn.Module, optimizer: torch.optim.Optimizer,
     generator: torch.Generator, rng: np.random.Generator, obs_norm: Any, critic_norm: Any,
     reward_norm: Any, global_step: int, update: int, phase: int, config: TrainConfig,
+    callbacks: Sequence[Callback],
 ) -> Path:  # fmt: skip
     tensors = {f"policy.{k}": v.detach() for k, v in policy.state_dict().items()}
     tensors |= _normalizer_tensors("obs_norm", obs_norm)
@@ -439,11 +459,52 @@ def _save(
         "update": update,
         "phase": phase,
         "config": config_to_dict(config),
+        "callbacks": {key: cb.state_dict() for key, cb in _callback_keys(callbacks)},
     }
     path = save_checkpoint(directory, global_step, tensors, state)
     prune_checkpoints(directory, config.keep_checkpoints)
     log.info("saved %s", path)
     return path
+
+
+def _curriculum_callback(config: TrainConfig, envs: EnvBatch) -> Callback:
+    """The callback that runs ``config.curriculum`` on the envs' task space."""
+    from palaestra.curriculum import make
+    from palaestra.train.curriculum import CurriculumCallback
+
+    space = envs.task_space
+    if space is None:
+        envs.close()
+        raise ValueError(f"{config.env_id} has no task channel: it cannot take a curriculum")
+    try:
+        scheduler = make(config.curriculum, space, seed=config.seed, **config.curriculum_kwargs)
+    except BaseException:
+        envs.close()
+        raise
+    return CurriculumCallback(scheduler)
+
+
+def _callback_keys(callbacks: Sequence[Callback]) -> list[tuple[str, Callback]]:
+    """Name each callback by its class and its rank among callbacks of that class."""
+    seen: dict[str, int] = {}
+    keys = []
+    for callback in callbacks:
+        name = type(callback).__name__
+        keys.append((f"{name}#{seen.get(name, 0)}", callback))
+        seen[name] = seen.get(name, 0) + 1
+    return keys
+
+
+def _restore_callbacks(checkpoint: Any, callbacks: Sequence[Callback]) -> None:
+    """Hand each callback the state it saved (matched by class and rank in that class)."""
+    saved = checkpoint.state.get("callbacks", {})
+    for key, callback in _callback_keys(callbacks):
+        if saved.get(key) is not None:
+            callback.load_state_dict(saved[key])
+        elif callback.state_dict() is not None:
+            raise CheckpointError(
+                checkpoint.path, f"holds no state for callback {key}; was it added on resume?"
+            )
 
 
 def _load_normalizer(prefix: str, norm: Any, tensors: dict[str, torch.Tensor]) -> None:

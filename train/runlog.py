@@ -30,7 +30,15 @@ from typing import Any
 
 from palaestra.train.checkpoint import write_bytes_atomic
 
-__all__ = ["METRICS_FILE", "TB_NAMES", "RunLogger", "plot_run", "read_metrics", "tb_tag"]
+__all__ = [
+    "METRICS_FILE",
+    "TB_NAMES",
+    "RunLogger",
+    "plot_curriculum",
+    "plot_run",
+    "read_metrics",
+    "tb_tag",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -371,3 +379,71 @@ def plot_run(run_dir: Path, path: Path | None = None) -> Path | None:
     write_bytes_atomic(out, buffer.getvalue())
     logger.info("wrote %s", out)
     return out
+
+
+def plot_curriculum(run_dir: Path, path: Path | None = None) -> Path | None:
+    """Plot what a curriculum sampled over training to a PNG (``curriculum.png``).
+
+    Three panels from the ``curriculum/`` metrics: the mean difficulty of the sampled tasks,
+    the share of each difficulty band among them (stacked), and the success per band.
+
+    Args:
+        run_dir: The run folder with ``metrics.jsonl``.
+        path: Where to write the PNG; ``run_dir/curriculum.png`` by default.
+
+    Returns:
+        The PNG path, or None (logged) if no record has curriculum metrics.
+    """
+    run_dir = Path(run_dir)
+    records = read_metrics(run_dir)
+    steps, difficulty = _series(records, "curriculum/mean_difficulty")
+    if not steps:
+        logger.info("%s: no curriculum metrics, nothing to plot", run_dir)
+        return None
+    bands = sorted({int(k.rsplit("/", 1)[1]) for r in records for k in r if k.startswith(_SHARE)})
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8, 9), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax_diff, ax_share, ax_success = fig.subplots(3, 1, sharex=True)
+    ax_diff.plot(steps, difficulty, color="tab:purple")
+    ax_diff.set_ylim(-0.02, 1.02)
+    ax_diff.set_ylabel("mean sampled difficulty")
+
+    shares = [
+        [float(r.get(f"{_SHARE}{b}") or 0.0) for r in records if _has_shares(r)] for b in bands
+    ]
+    share_steps = [r["global_step"] for r in records if _has_shares(r)]
+    if share_steps:
+        ax_share.stackplot(share_steps, shares, labels=[f"band {b}" for b in bands], alpha=0.8)
+        ax_share.legend(loc="upper left", fontsize="small", ncol=min(len(bands), 5))
+    ax_share.set_ylim(0, 1)
+    ax_share.set_ylabel("share of sampled tasks")
+
+    for b in bands:
+        s_steps, success = _series(records, f"curriculum/band_success/{b}")
+        if s_steps:
+            ax_success.plot(s_steps, success, marker=".", label=f"band {b}")
+    ax_success.set_ylim(-0.02, 1.02)
+    ax_success.set_ylabel("success per band")
+    ax_success.set_xlabel("global step")
+    for ax in (ax_diff, ax_share, ax_success):
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"{run_dir.resolve().name}: curriculum (band 0 = easiest)")
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    out = Path(path) if path is not None else run_dir / "curriculum.png"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_bytes_atomic(out, buffer.getvalue())
+    logger.info("wrote %s", out)
+    return out
+
+
+_SHARE = "curriculum/band_share/"
+
+
+def _has_shares(record: Mapping[str, Any]) -> bool:
+    return any(k.startswith(_SHARE) for k in record)

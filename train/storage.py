@@ -410,6 +410,22 @@ class RolloutStorage:
         self.advantages.copy_(advantages)
         self.returns.copy_(returns)
 
+    def numpy_views(self, *names: str) -> tuple[np.ndarray, ...]:
+        """Host copies (``[T, N]`` numpy arrays) of the named fields, e.g. ``"advantages"``.
+
+        Fields written by inserts come from their host buffers; computed ones
+        (``advantages``, ``returns``) are copied from the device.
+        """
+        out = []
+        for name in names:
+            if name in self._host:
+                out.append(self._host[name].copy())
+            elif name in ("advantages", "returns"):
+                out.append(getattr(self, name).detach().cpu().numpy().copy())
+            else:
+                raise ValueError(f"storage has no field {name!r}")
+        return tuple(out)
+
     def minibatches(self, num_minibatches: int, generator: torch.Generator) -> Iterator[Batch]:
         """Yield the valid transitions in a random order, split into minibatches.
 

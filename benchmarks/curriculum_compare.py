@@ -1,0 +1,228 @@
+"""Compare curriculum schedulers at a fixed training budget, over seeds.
+
+For each env, scheduler and seed, PPO trains with the env's default hyperparameters
+(palaestra.train.defaults) while the scheduler chooses every episode's task from a pool of
+tasks drawn from the env's task space (the same pool for every scheduler and seed). Every
+``--eval-every`` steps the deterministic policy plays a held-out set of hard tasks: the
+``--held-out`` hardest of 256 fresh draws from the task space, never in the training pool.
+
+Per scheduler the script prints, as mean ± 95% confidence interval over seeds (Student t):
+
+* steps until the held-out hard success first reaches ``--threshold`` (runs that never reach
+  it count as the full budget, and the table says how many reached it);
+* the held-out hard success at the end of training.
+
+Runs are spread over ``--workers`` processes (one torch thread each) and appended to
+``--out`` as JSON lines, so an interrupted comparison continues where it stopped.
+
+Usage:
+    python benchmarks/curriculum_compare.py --env palaestra/Craft-v0 --seeds 5 \\
+        --total-timesteps 100000 --workers 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+SCHEDULERS = (
+    "uniform",
+    "sequential",
+    "anti",
+    "cyclical",
+    "adcl",
+    "plr",
+    "learning_progress",
+    "medium",
+)
+POOL_SEED = 0
+HELD_OUT_SEED = 987_654
+_T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
+
+
+def held_out_hard_tasks(env_id: str, count: int) -> list[dict[str, Any]]:
+    """The ``count`` hardest of 256 tasks drawn with a seed the training pool never uses."""
+    import numpy as np
+
+    space = _task_space(env_id)
+    rng = np.random.default_rng(HELD_OUT_SEED)
+    draws = [space.sample(rng) for _ in range(256)]
+    draws.sort(key=space.difficulty, reverse=True)
+    return draws[:count]
+
+
+def _task_space(env_id: str) -> Any:
+    import gymnasium as gym
+
+    import palaestra  # noqa: F401  (registers the envs)
+
+    env = gym.make(env_id)
+    try:
+        return env.unwrapped.task_space
+    finally:
+        env.close()
+
+
+def run_one(job: dict[str, Any]) -> dict[str, Any]:
+    """Train one (env, scheduler, seed) cell and evaluate it on the held-out hard tasks."""
+    import torch
+
+    from palaestra.train.callbacks import Callback
+    from palaestra.train.defaults import defaults_for
+    from palaestra.train.evaluate import evaluate_policy
+    from palaestra.train.ppo import train
+
+    torch.set_num_threads(1)
+    hard = job["hard_tasks"]
+
+    class HeldOutEval(Callback):
+        def __init__(self) -> None:
+            self.curve: list[tuple[int, float]] = []
+            self.next_eval = job["eval_every"]
+
+        def evaluate(self, state: Any) -> None:
+            summary = evaluate_policy(
+                state.config, state.policy, state.obs_norm, state.critic_norm,
+                episodes=len(hard), tasks=hard,
+            )  # fmt: skip
+            self.curve.append((state.global_step, float(summary.get("success") or 0.0)))
+
+        def on_update_end(self, state: Any) -> None:
+            if state.global_step >= self.next_eval:
+                self.evaluate(state)
+                self.next_eval += job["eval_every"]
+
+        def on_training_end(self, state: Any) -> None:
+            if not self.curve or self.curve[-1][0] != state.global_step:
+                self.evaluate(state)
+
+    base = defaults_for(job["env_id"])
+    config = dataclasses.replace(
+        base,
+        total_timesteps=job["total_timesteps"],
+        seed=job["seed"],
+        run_dir=Path(job["run_dir"]),
+        curriculum=job["scheduler"],
+        curriculum_kwargs={"pool_size": job["pool_size"], "pool_seed": POOL_SEED},
+        eval_episodes=0,
+        video=False,
+        quiet=True,
+        checkpoint_interval=0,
+    )
+    evaluator = HeldOutEval()
+    start = time.perf_counter()
+    train(config, [evaluator])
+    reached = next((step for step, s in evaluator.curve if s >= job["threshold"]), None)
+    return {
+        **{k: job[k] for k in ("env_id", "scheduler", "seed", "total_timesteps", "threshold")},
+        "steps_to_threshold": reached,
+        "final_hard_success": evaluator.curve[-1][1] if evaluator.curve else None,
+        "curve": evaluator.curve,
+        "wall_s": time.perf_counter() - start,
+    }
+
+
+def mean_ci(values: list[float]) -> tuple[float, float]:
+    """Mean and half-width of the 95% Student-t confidence interval."""
+    n = len(values)
+    mean = sum(values) / n
+    if n < 2:
+        return mean, math.nan
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    return mean, _T95.get(n - 1, 1.96) * sd / math.sqrt(n)
+
+
+def table(records: list[dict[str, Any]], env_id: str) -> str:
+    """A markdown table of one env's results, one row per scheduler."""
+    rows = [
+        f"**{env_id}**",
+        "",
+        "| scheduler | seeds | steps to threshold (reached) | final held-out hard success |",
+        "| --- | --- | --- | --- |",
+    ]
+    for name in SCHEDULERS:
+        runs = [r for r in records if r["env_id"] == env_id and r["scheduler"] == name]
+        if not runs:
+            continue
+        steps = [
+            r["steps_to_threshold"] if r["steps_to_threshold"] is not None else r["total_timesteps"]
+            for r in runs
+        ]
+        reached = sum(r["steps_to_threshold"] is not None for r in runs)
+        final = [r["final_hard_success"] or 0.0 for r in runs]
+        s_mean, s_ci = mean_ci([float(s) for s in steps])
+        f_mean, f_ci = mean_ci(final)
+        rows.append(
+            f"| {name} | {len(runs)} | {s_mean:,.0f} ± {s_ci:,.0f} ({reached}/{len(runs)}) "
+            f"| {f_mean:.2f} ± {f_ci:.2f} |"
+        )
+    return "\n".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--env", nargs="+", default=["palaestra/Craft-v0", "palaestra/Carry-v0"])
+    parser.add_argument("--schedulers", nargs="+", default=list(SCHEDULERS))
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--total-timesteps", type=int, default=100_000)
+    parser.add_argument("--eval-every", type=int, default=10_000)
+    parser.add_argument("--threshold", type=float, default=0.5)
+    parser.add_argument("--held-out", type=int, default=8)
+    parser.add_argument("--pool-size", type=int, default=64)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--out", type=Path, default=Path("runs/curriculum_compare"))
+    args = parser.parse_args()
+
+    for name in args.schedulers:
+        if name not in SCHEDULERS:
+            parser.error(f"unknown scheduler {name!r}; valid: {', '.join(SCHEDULERS)}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    results_path = args.out / "results.jsonl"
+    done: list[dict[str, Any]] = []
+    if results_path.exists():
+        done = [json.loads(line) for line in results_path.read_text().splitlines() if line]
+    key = lambda r: (r["env_id"], r["scheduler"], r["seed"], r["total_timesteps"])  # noqa: E731
+    finished = {key(r) for r in done}
+
+    jobs = []
+    for env_id in args.env:
+        hard = held_out_hard_tasks(env_id, args.held_out)
+        for seed in range(1, args.seeds + 1):
+            for name in args.schedulers:
+                job = {
+                    "env_id": env_id, "scheduler": name, "seed": seed,
+                    "total_timesteps": args.total_timesteps, "threshold": args.threshold,
+                    "eval_every": args.eval_every, "pool_size": args.pool_size,
+                    "hard_tasks": hard,
+                    "run_dir": str(args.out / f"{env_id.replace('/', '_')}__{name}__{seed}"),
+                }  # fmt: skip
+                if key(job) not in finished:
+                    jobs.append(job)
+    print(f"{len(jobs)} runs to do ({len(finished)} already in {results_path})", flush=True)
+    with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as pool:
+        for record in pool.map(run_one, jobs):
+            with results_path.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+            done.append(record)
+            print(
+                f"{record['env_id']} {record['scheduler']:>17} seed {record['seed']}: "
+                f"steps to {record['threshold']:.0%} = {record['steps_to_threshold']}, "
+                f"final hard success {record['final_hard_success']} "
+                f"({record['wall_s']:.0f} s)",
+                flush=True,
+            )
+    for env_id in args.env:
+        print()
+        print(table([r for r in done if r["total_timesteps"] == args.total_timesteps], env_id))
+
+
+if __name__ == "__main__":
+    main()
