@@ -6,5 +6,13 @@ Every agent shares one small interface, :class:`~palaestra.agents.base.Agent`:
 
 from palaestra.agents.base import Agent
 from palaestra.agents.carry_baselines import AdmittanceFollower, PassiveCarrier
+from palaestra.agents.craft_baselines import CooperativeCrafter, CraftPlanner, RandomCraftAgent
 
-__all__ = ["AdmittanceFollower", "Agent", "PassiveCarrier"]
+__all__ = [
+    "AdmittanceFollower",
+    "Agent",
+    "CooperativeCrafter",
+    "CraftPlanner",
+    "PassiveCarrier",
+    "RandomCraftAgent",
+]

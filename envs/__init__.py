@@ -16,7 +16,7 @@ class EnvEntry:
     """A registered environment."""
 
     id: str
-    api: str  # "gymnasium" or "pettingzoo-parallel"
+    api: str  # "gymnasium", "pettingzoo-parallel" or "pettingzoo-aec"
     entry_point: str
     description: str
 
@@ -34,6 +34,18 @@ ENV_IDS: tuple[EnvEntry, ...] = (
         "palaestra.envs.carry.carry_parallel:CarryParallelEnv",
         "two learning carriers move an object together (pybullet, PettingZoo Parallel)",
     ),
+    EnvEntry(
+        "palaestra/Craft-v0",
+        "gymnasium",
+        "palaestra.envs.craft.craft_env:CraftEnv",
+        "gather and craft along a tech tree in a gridworld with a partial view",
+    ),
+    EnvEntry(
+        "palaestra/craft-v0",
+        "pettingzoo-parallel",
+        "palaestra.envs.craft.craft_parallel:CraftParallelEnv",
+        "1-4 agents with uneven recipe knowledge craft together, talk and hold beliefs",
+    ),
 )
 """Every environment palaestra registers."""
 
@@ -49,5 +61,7 @@ def register_envs() -> None:
         else:
             import pettingzoo
 
-            if entry.id not in pettingzoo.parallel_registry:
-                pettingzoo.register("parallel", entry.id, entry.entry_point)
+            kind = "parallel" if entry.api == "pettingzoo-parallel" else "aec"
+            registry = pettingzoo.parallel_registry if kind == "parallel" else pettingzoo.aec_registry
+            if entry.id not in registry:
+                pettingzoo.register(kind, entry.id, entry.entry_point)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from palaestra.envs.carry import CARRY_TASK_SPACE
+from palaestra.envs.craft import CRAFT_TASK_SPACE
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -46,9 +47,12 @@ def test_ci_runs_the_readme_test_command():
     assert "torch==2.13.0" in ci
 
 
-def test_task_table_matches_the_task_space():
-    table = README.split("<!-- task-table:carry -->\n", 1)[1].split("<!-- /task-table -->", 1)[0]
-    assert table.strip() == CARRY_TASK_SPACE.table()
+@pytest.mark.parametrize("family", ["carry", "craft"])
+def test_task_tables_match_the_task_spaces(family):
+    space = {"carry": CARRY_TASK_SPACE, "craft": CRAFT_TASK_SPACE}[family]
+    marker = f"<!-- task-table:{family} -->\n"
+    table = README.split(marker, 1)[1].split("<!-- /task-table -->", 1)[0]
+    assert table.strip() == space.table()
 
 
 def test_env_ids_are_documented():
