@@ -178,8 +178,11 @@ class AdaptiveDifficulty(FiniteScheduler):
         recent = state["recent"]
         if len(recent) != self.num_tasks:
             raise IndexError(f"recent must have {self.num_tasks} entries")
+        estimates = np.asarray(state["estimates"], dtype=np.float64)
+        if estimates.shape != (self.num_tasks,):
+            raise IndexError(f"estimates must have {self.num_tasks} entries")
         self._order = order
-        self.estimates = np.asarray(state["estimates"], dtype=np.float64)
+        self.estimates = estimates
         self.position = int(state["position"])
         self.since = int(state["since"])
         self._recent = [deque((float(s) for s in r), maxlen=self.window) for r in recent]

@@ -176,17 +176,21 @@ class Scheduler:
 
         Raises:
             ValueError: if the snapshot belongs to another scheduler or task space, or is
-                malformed.
+                malformed; the scheduler is then left as it was.
         """
         if not isinstance(state, Mapping) or state.get("scheduler") != self.name:
             raise ValueError(f"state is not a {self.name!r} scheduler state")
         if state.get("space") != _fingerprint(self.task_space):
             raise ValueError(f"{self.name}: state was saved on a different task space")
+        seed, rng, own = self.seed, self.rng.bit_generator.state, self._state()
         try:
             self.seed = int(state["seed"])
             self.rng.bit_generator.state = dict(state["rng"])
             self._load(state["state"])
-        except (KeyError, TypeError, IndexError) as err:
+        except (KeyError, TypeError, IndexError, ValueError) as err:
+            # A refused snapshot must not leave a half-loaded scheduler behind.
+            self.seed, self.rng.bit_generator.state = seed, rng
+            self._load(own)
             raise ValueError(f"{self.name}: malformed state ({err!r})") from None
 
     def _index(self, task: Mapping[str, Any]) -> int:

@@ -224,3 +224,21 @@ def test_package_docstring_example_runs():
 
     result = doctest.testmod(curriculum)
     assert result.attempted >= 3 and result.failed == 0
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_refused_state_leaves_the_scheduler_as_it_was(name):
+    scheduler = make(name, _space(), seed=4, **KNOBS.get(name, {}))
+    start = scheduler.state_dict()
+    train_toy(scheduler, _learner(), 30, batch=3)
+    before = json.dumps(scheduler.state_dict())
+    twin = copy.deepcopy(scheduler)
+    # The generator and the first entries load; then the scheduler's own state is refused.
+    broken = {**start, "state": {key: "garbage" for key in start["state"]}}
+    broken["state"].update({"stage": 99} if "stage" in broken["state"] else {})
+    if not broken["state"]:  # uniform keeps nothing but its generator
+        broken["rng"] = {"bit_generator": "MT19937", "state": "garbage"}
+    with pytest.raises(ValueError, match=f"{name}: malformed state"):
+        scheduler.load_state_dict(broken)
+    assert json.dumps(scheduler.state_dict()) == before
+    assert scheduler.sample(20) == twin.sample(20)

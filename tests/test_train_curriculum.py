@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from typing import ClassVar
 
+import gymnasium as gym
 import numpy as np
+import pettingzoo
 import pytest
 import torch
+from pettingzoo import ParallelEnv
 
 import palaestra  # noqa: F401  (registers the envs)
 from palaestra.cli import main
-from palaestra.curriculum import make
+from palaestra.curriculum import DiscreteTaskSpace, make
 from palaestra.envs.carry import CARRY_TASK_SPACE
 from palaestra.train.callbacks import Callback
 from palaestra.train.checkpoint import load_checkpoint
@@ -45,6 +49,7 @@ class RecordingScheduler:
         self.requires_score_updates = inner.requires_score_updates
         self.sampled: list[dict] = []
         self.heard: list[dict] = []
+        self.results: list[dict] = []
         self.scores: list[tuple[dict, float]] = []
 
     def sample(self, k):
@@ -54,6 +59,7 @@ class RecordingScheduler:
 
     def update_on_episode(self, task, **result):
         self.heard.append(dict(task))
+        self.results.append(dict(result))
         self.inner.update_on_episode(task, **result)
 
     def update_on_score(self, task, score):
@@ -126,6 +132,62 @@ def test_pettingzoo_env_copies_get_the_curriculums_tasks(tmp_path):
     assert len(scheduler.heard) == len(seen) >= 10
 
 
+LEVELS = DiscreteTaskSpace([{"level": i} for i in range(4)])
+
+
+class StaggeredPair(ParallelEnv):
+    """Two agents with a task channel: ``early`` leaves after 2 steps having succeeded,
+    ``late`` after 4 steps having failed; every step pays each agent still in play 1."""
+
+    metadata: ClassVar[dict] = {"name": "staggered_v0"}
+    task_space = LEVELS
+
+    def __init__(self):
+        self.possible_agents = ["early", "late"]
+        self.task = LEVELS.task(0)
+
+    def observation_space(self, agent):
+        return gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+
+    def action_space(self, agent):
+        return gym.spaces.Discrete(2)
+
+    def set_task(self, task):
+        self.task = LEVELS.validate(task)
+
+    def reset(self, seed=None, options=None):
+        self.agents, self.t = list(self.possible_agents), 0
+        return {a: np.zeros(2, np.float32) for a in self.agents}, {a: {} for a in self.agents}
+
+    def step(self, actions):
+        self.t += 1
+        ending = {"early": 2, "late": 4}
+        done = {a: self.t == ending[a] for a in self.agents}
+        infos = {a: {"success": float(a == "early")} if done[a] else {} for a in self.agents}
+        out = (
+            {a: np.zeros(2, np.float32) for a in self.agents},
+            dict.fromkeys(self.agents, 1.0),
+            done,
+            dict.fromkeys(self.agents, False),
+            infos,
+        )
+        self.agents = [a for a in self.agents if not done[a]]
+        return out
+
+
+def test_agents_that_leave_early_count_in_their_env_episodes_report(tmp_path):
+    env_id = "palaestra-tests/staggered-v0"
+    if env_id not in pettingzoo.parallel_registry:
+        pettingzoo.register("parallel", env_id, StaggeredPair)
+    scheduler = RecordingScheduler(make("uniform", LEVELS, seed=0))
+    config = _config(tmp_path, env_id=env_id, total_timesteps=64, env_kwargs={})
+    train(config, [CurriculumCallback(scheduler)])
+    # 32 steps per copy of 4-step episodes plus a reset step: 6 episodes each.
+    assert len(scheduler.results) == 12
+    for result in scheduler.results:
+        assert result == {"success": 0.5, "episode_return": 3.0, "length": 4}
+
+
 def test_curriculum_metrics_and_plot_land_in_the_run_folder(tmp_path):
     config = _config(tmp_path, curriculum="sequential", curriculum_kwargs={"num_bands": 3})
     result = train(config)
@@ -138,6 +200,8 @@ def test_curriculum_metrics_and_plot_land_in_the_run_folder(tmp_path):
     # pool: the first update samples nothing from the logged bands [0.4, 1].
     assert first["curriculum/mean_difficulty"] < 1 / 3
     assert shares[2:] == [0.0, 0.0, 0.0]
+    # The scheduler's own numbers are logged too: its stage and band.
+    assert first["curriculum/stage"] == 0.0 and first["curriculum/band"] == 0.0
     assert (result.run_dir / "curriculum.png").stat().st_size > 10_000
     saved = json.loads((result.run_dir / "config.json").read_text())
     assert saved["curriculum"] == "sequential" and saved["curriculum_kwargs"] == {"num_bands": 3}

@@ -76,7 +76,8 @@ class Callback:
     ) -> None:
         """When env copy ``env_index`` ends its episode.
 
-        ``episodes`` holds the records of its agents (one in single-agent envs). The env
+        ``episodes`` holds the records of all its agents for the episode, those that left
+        early included (one record in single-agent envs). The env
         resets on the next step: a task set now with ``state.envs.set_task(env_index, task)``
         is the one it plays next.
         """

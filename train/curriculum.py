@@ -6,13 +6,15 @@ processes:
 
 1. before every fresh start of the envs, each env copy gets a sampled task;
 2. when an env copy ends its episode, the scheduler hears how it went (success from the
-   episode's ``info["success"]``, return and length) and the copy gets its next task before
-   the autoreset on the following step;
+   episode's ``info["success"]``, return and length; in multi-agent envs the means over every
+   agent's record of that episode, agents that left early included) and the copy gets its
+   next task before the autoreset on the following step;
 3. after GAE, schedulers that learn from scores (prioritised level replay) get, for every
    stretch of steps an env copy spent on one task in the rollout, the mean absolute GAE
    advantage of those steps;
 4. every update logs the ``curriculum/`` statistics (entropy of the sampled tasks, share and
-   success of each difficulty band, mean sampled difficulty); at the end of training the run
+   success of each difficulty band, mean sampled difficulty) and the scheduler's own
+   ``metrics()`` (its band, phase, share of tasks seen...); at the end of training the run
    folder gets ``curriculum.png``.
 
 The scheduler's state is saved in every checkpoint, so a resumed run samples the same tasks.
@@ -126,8 +128,9 @@ class CurriculumCallback(Callback):
 
     # ------------------------------------------------------------- logging
     def update_metrics(self, state: TrainerState) -> dict[str, float]:
-        """The ``curriculum/`` statistics of this update (then reset)."""
-        return self.stats.summary(reset=True)
+        """The ``curriculum/`` statistics of this update (then reset) and the scheduler's."""
+        metrics = getattr(self.scheduler, "metrics", None)
+        return {**self.stats.summary(reset=True), **(metrics() if metrics is not None else {})}
 
     def on_training_end(self, state: TrainerState) -> None:
         """Write ``curriculum.png`` to the run folder."""

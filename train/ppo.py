@@ -220,7 +220,10 @@ def train(
         with torch.no_grad():
             return policy.value(to_device(obs), to_device(critic))
 
+    env_records: list[list[EpisodeRecord]] = []  # per env copy, its episode's records so far
+
     def reset_envs() -> tuple[Any, ...]:
+        env_records[:] = [[] for _ in range(envs.num_envs)]
         for callback in callbacks:
             callback.before_reset(state)
         first = envs.reset(_env_seed(config.seed, phase))
@@ -267,10 +270,12 @@ def train(
                 global_step += rows
                 for episode in result.episodes:
                     episodes.append(episode)
+                    env_records[episode.env_index].append(episode)
                     for callback in callbacks:
                         callback.on_episode_end(state, episode)
                 for env_index in result.ended_envs:
-                    records = [e for e in result.episodes if e.env_index == env_index]
+                    # Every agent's record of the episode, early leavers included.
+                    records, env_records[env_index] = env_records[env_index], []
                     for callback in callbacks:
                         callback.on_env_episode_end(state, env_index, records)
             state.global_step = global_step
