@@ -46,6 +46,18 @@ ENV_IDS: tuple[EnvEntry, ...] = (
         "palaestra.envs.craft.craft_parallel:CraftParallelEnv",
         "1-4 agents with uneven recipe knowledge craft together, talk and hold beliefs",
     ),
+    EnvEntry(
+        "palaestra/Holdem-v0",
+        "gymnasium",
+        "palaestra.envs.holdem.holdem_gym:HoldemEnv",
+        "one seat of no-limit hold'em against built-in opponents, rewards in big blinds",
+    ),
+    EnvEntry(
+        "palaestra/holdem-v0",
+        "pettingzoo-aec",
+        "palaestra.envs.holdem.holdem_aec:HoldemAECEnv",
+        "rules-correct 2-9 player no-limit hold'em (PettingZoo AEC)",
+    ),
 )
 """Every environment palaestra registers."""
 
@@ -62,6 +74,6 @@ def register_envs() -> None:
             import pettingzoo
 
             kind = "parallel" if entry.api == "pettingzoo-parallel" else "aec"
-            registry = pettingzoo.parallel_registry if kind == "parallel" else pettingzoo.aec_registry
+            registry = pettingzoo.aec_registry if kind == "aec" else pettingzoo.parallel_registry
             if entry.id not in registry:
                 pettingzoo.register(kind, entry.id, entry.entry_point)

@@ -19,12 +19,16 @@ envs default to ``"raise"``.
 
 from __future__ import annotations
 
+import multiprocessing
 import string
 from collections.abc import Sequence
+from types import ModuleType
 from typing import Any, Literal
 
 import numpy as np
 from gymnasium import spaces
+from gymnasium.error import CustomSpaceError
+from gymnasium.vector.utils import create_shared_memory
 
 __all__ = [
     "ILLEGAL_ACTION_MODES",
@@ -32,6 +36,7 @@ __all__ = [
     "TEXT_CHARSET",
     "IllegalAction",
     "ObsMode",
+    "TextView",
     "check_illegal_action",
     "check_obs_mode",
     "game_observation_space",
@@ -65,9 +70,28 @@ def check_illegal_action(illegal_action: Any) -> str:
     return str(illegal_action)
 
 
-def text_space(max_length: int) -> spaces.Text:
-    """A ``Text`` space for text views: printable characters, empty allowed."""
-    return spaces.Text(max_length=max_length, min_length=0, charset=TEXT_CHARSET)
+class TextView(spaces.Text):
+    """The ``Text`` space of game text views (printable characters, empty allowed).
+
+    Gymnasium's ``AsyncVectorEnv`` with ``shared_memory=True`` (its default) reads ``Text``
+    observations out of shared memory only once, when it starts, so every later text would
+    come back as that first buffer. This space refuses shared memory instead, which
+    ``AsyncVectorEnv`` reports as an error telling to pass ``shared_memory=False``.
+    """
+
+
+@create_shared_memory.register(TextView)
+def _refuse_shared_memory(space: TextView, n: int = 1, ctx: ModuleType = multiprocessing) -> None:
+    raise CustomSpaceError(
+        "text observations cannot travel through AsyncVectorEnv's shared memory (Gymnasium "
+        "reads Text from it only once); make the vector env with "
+        "vector_kwargs={'shared_memory': False}"
+    )
+
+
+def text_space(max_length: int) -> TextView:
+    """A :class:`TextView` space for text views: printable characters, empty allowed."""
+    return TextView(max_length=max_length, min_length=0, charset=TEXT_CHARSET)
 
 
 def game_observation_space(
@@ -92,7 +116,7 @@ def game_observation_space(
 
 def legal_actions(mask: np.ndarray, names: Sequence[str]) -> dict[int, str]:
     """Map each legal action index (``mask[i] != 0``) to its text ``names[i]``."""
-    return {int(i): names[int(i)] for i in np.flatnonzero(mask)}
+    return {i: names[i] for i, legal in enumerate(mask) if legal}
 
 
 def resolve_action(

@@ -84,3 +84,20 @@ def test_mode_checks():
     assert check_illegal_action("penalize") == "penalize"
     with pytest.raises(ValueError, match="illegal_action must be one of raise, penalize"):
         check_illegal_action("ignore")
+
+
+def test_text_spaces_refuse_async_shared_memory_with_a_clear_error():
+    import gymnasium as gym
+    from gymnasium.error import CustomSpaceError
+    from gymnasium.vector.utils import create_shared_memory
+
+    with pytest.raises(CustomSpaceError, match="shared_memory': False"):
+        create_shared_memory(text_space(10), n=2)
+    both = game_observation_space(_vector(), "both", 10)
+    with pytest.raises(CustomSpaceError, match="shared_memory': False"):
+        create_shared_memory(both, n=2)
+
+    import palaestra  # noqa: F401  (registers the envs)
+
+    with pytest.raises((CustomSpaceError, ValueError), match="shared_memory"):
+        gym.make_vec("palaestra/Craft-v0", 2, vectorization_mode="async", obs_mode="text")

@@ -9,6 +9,7 @@ import pytest
 
 from palaestra.envs.carry import CARRY_TASK_SPACE
 from palaestra.envs.craft import CRAFT_TASK_SPACE
+from palaestra.envs.holdem import HOLDEM_TASK_SPACE
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -47,9 +48,10 @@ def test_ci_runs_the_readme_test_command():
     assert "torch==2.13.0" in ci
 
 
-@pytest.mark.parametrize("family", ["carry", "craft"])
+@pytest.mark.parametrize("family", ["carry", "craft", "holdem"])
 def test_task_tables_match_the_task_spaces(family):
-    space = {"carry": CARRY_TASK_SPACE, "craft": CRAFT_TASK_SPACE}[family]
+    spaces = {"carry": CARRY_TASK_SPACE, "craft": CRAFT_TASK_SPACE, "holdem": HOLDEM_TASK_SPACE}
+    space = spaces[family]
     marker = f"<!-- task-table:{family} -->\n"
     table = README.split(marker, 1)[1].split("<!-- /task-table -->", 1)[0]
     assert table.strip() == space.table()

@@ -1,0 +1,126 @@
+"""Throughput of palaestra's game envs against their peers, measured in the same run.
+
+Sections (``--only`` picks one; each prints its own lines):
+
+* ``holdem``: hands per second of ``palaestra/holdem-v0`` (PettingZoo AEC) against
+  PettingZoo's ``texas_holdem_no_limit_v6`` (RLCard's engine), both driven through the AEC
+  API (``agent_iter``, ``last``, ``step``) with seeded uniformly random legal actions,
+  default settings (two players, 100 big blinds). Repeats alternate between the two envs
+  so that machine noise hits both alike; the median of each is reported with their ratio.
+  The peer needs RLCard: ``pip install rlcard`` (a benchmark-only dependency).
+
+The process is pinned to one core (``--cpu``, ``os.sched_setaffinity``) so the figures do
+not depend on how the scheduler spreads work; pass ``--cpu -1`` to leave it free.
+
+Usage:
+    python benchmarks/games_throughput.py [--hands 3000] [--repeats 5] [--players 2]
+        [--only holdem] [--cpu 0]
+
+To add a section, write a ``bench_<name>(...)`` function that prints its figures and add it
+to :data:`SECTIONS`; ``--only`` accepts every key of that dict.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+import palaestra  # noqa: F401  (registers the envs)
+
+
+def play_hands(env: Any, hands: int, seed: int) -> float:
+    """Play ``hands`` hands of an AEC env with random legal actions; return seconds."""
+    rng = np.random.default_rng(seed)
+    env.reset(seed=seed)
+    start = time.perf_counter()
+    for k in range(hands):
+        if k:
+            env.reset()
+        for _agent in env.agent_iter():
+            obs, _, terminated, truncated, _ = env.last()
+            if terminated or truncated:
+                action = None
+            else:
+                legal = np.flatnonzero(obs["action_mask"])
+                action = int(legal[rng.integers(len(legal))])
+            env.step(action)
+    return time.perf_counter() - start
+
+
+def _palaestra_holdem(players: int) -> Any:
+    import pettingzoo
+
+    return pettingzoo.make("aec", "palaestra/holdem-v0", num_players=players)
+
+
+def _rlcard_holdem(players: int) -> Any | None:
+    try:
+        from pettingzoo.classic import texas_holdem_no_limit_v6
+    except Exception as err:  # RLCard missing
+        print(f"  peer unavailable ({err}); install it with: pip install rlcard")
+        return None
+    return texas_holdem_no_limit_v6.env(num_players=players)
+
+
+def bench_holdem(hands: int, repeats: int, players: int) -> dict[str, float]:
+    """Hands per second of holdem-v0 and of RLCard's no-limit hold'em, and their ratio."""
+    makers: dict[str, Callable[[int], Any]] = {
+        "palaestra holdem-v0": _palaestra_holdem,
+        "pettingzoo texas_holdem_no_limit_v6 (rlcard)": _rlcard_holdem,
+    }
+    print(f"  {hands} hands x {repeats} interleaved repeats, {players} players, seeded random play")
+    envs = {name: make(players) for name, make in makers.items()}
+    envs = {name: env for name, env in envs.items() if env is not None}
+    rates: dict[str, list[float]] = {name: [] for name in envs}
+    for env in envs.values():
+        play_hands(env, max(50, hands // 20), seed=123)  # warm-up
+    for repeat in range(repeats):
+        for name, env in envs.items():
+            rates[name].append(hands / play_hands(env, hands, seed=1000 + repeat))
+    results = {}
+    for name, values in rates.items():
+        results[name] = statistics.median(values)
+        spread = f"{min(values):.0f}-{max(values):.0f}"
+        print(f"  {name}: {results[name]:.0f} hands/s (median of {repeats}, range {spread})")
+    names = list(results)
+    if len(names) == 2:
+        ratio = results[names[0]] / results[names[1]]
+        print(f"  ratio holdem-v0 / rlcard: {ratio:.2f}x")
+        results["ratio"] = ratio
+    return results
+
+
+SECTIONS: dict[str, Callable[[argparse.Namespace], Any]] = {
+    "holdem": lambda args: bench_holdem(args.hands, args.repeats, args.players),
+}
+"""The benchmark sections by name, run in this order; each takes the parsed arguments."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the sections asked for and print their figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hands", type=int, default=3000, help="hold'em hands per repeat")
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved repeats per env")
+    parser.add_argument("--players", type=int, default=2, help="seats at the hold'em table")
+    parser.add_argument("--only", choices=list(SECTIONS), default=None, help="one section")
+    parser.add_argument("--cpu", type=int, default=0, help="core to pin to (-1: no pinning)")
+    args = parser.parse_args(argv)
+    if args.cpu >= 0 and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {args.cpu})
+    warnings.filterwarnings("ignore")
+    for name, run in SECTIONS.items():
+        if args.only in (None, name):
+            pinned = f"pinned to core {args.cpu}" if args.cpu >= 0 else "not pinned"
+            print(f"[{name}] {pinned}")
+            run(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,29 @@
+"""The no-limit hold'em family: ``palaestra/Holdem-v0`` and ``palaestra/holdem-v0``.
+
+Importing this package loads the evaluator and the task space only (no Gymnasium or
+PettingZoo); the envs load when first used.
+"""
+
+from palaestra.envs.holdem.evaluator import CATEGORIES, evaluate
+from palaestra.envs.holdem.task import HOLDEM_TASK_SPACE, holdem_difficulty
+
+__all__ = [
+    "CATEGORIES",
+    "HOLDEM_TASK_SPACE",
+    "HoldemAECEnv",
+    "HoldemEnv",
+    "evaluate",
+    "holdem_difficulty",
+]
+
+
+def __getattr__(name: str) -> object:
+    if name == "HoldemEnv":
+        from palaestra.envs.holdem.holdem_gym import HoldemEnv
+
+        return HoldemEnv
+    if name == "HoldemAECEnv":
+        from palaestra.envs.holdem.holdem_aec import HoldemAECEnv
+
+        return HoldemAECEnv
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
