@@ -2,9 +2,10 @@
 
 For each env, scheduler and seed, PPO trains with the env's default hyperparameters
 (palaestra.train.defaults) while the scheduler chooses every episode's task from a pool of
-tasks drawn from the env's task space (the same pool for every scheduler and seed). Every
-``--eval-every`` steps the deterministic policy plays a held-out set of hard tasks: the
-``--held-out`` hardest of 256 fresh draws from the task space, never in the training pool.
+tasks drawn from the env's task family (:data:`FAMILIES`: a documented part of its task
+space; the same pool for every scheduler and seed). Every ``--eval-every`` steps the
+deterministic policy plays a held-out set of hard tasks: the ``--held-out`` hardest of 256
+fresh draws from the family, never in the training pool.
 
 Per scheduler the script prints, as mean ± 95% confidence interval over seeds (Student t):
 
@@ -48,34 +49,70 @@ HELD_OUT_SEED = 987_654
 _T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
 
 
-def held_out_hard_tasks(env_id: str, count: int) -> list[dict[str, Any]]:
-    """The ``count`` hardest of 256 tasks drawn with a seed the training pool never uses."""
-    import numpy as np
+FAMILIES: dict[str, dict[str, Any]] = {
+    # Box or table, straight or turning, up to 5 m, the learner following a steady partner.
+    "palaestra/Carry-v0": {
+        "object": ("box", "table"),
+        "route": ("straight", "turn"),
+        "route_length": (2.0, 5.0),
+        "turn_angle_deg": (-60.0, 60.0),
+        "mass_scale": (0.75, 1.25),
+        "partner_speed": (0.4, 0.6),
+        "partner_noise": (0.0, 0.2),
+        "intention_change_rate": (0.0, 0.2),
+        "role": ("follower",),
+    },
+    # The tech tree up to the wooden pickaxe on small maps, from plentiful to scarce
+    # resources (stone goals are out of reach of every scheduler at these budgets).
+    "palaestra/Craft-v0": {
+        "goal": (
+            "collect dirt",
+            "collect wood",
+            "craft planks",
+            "craft sticks",
+            "craft table",
+            "craft wooden_pickaxe",
+        ),
+        "size": (5, 8),
+        "resources": (0.15, 0.4),
+        "water": (0.0, 0.1),
+    },
+}
+"""Per env, the part of its task space the comparison trains and evaluates on."""
 
-    space = _task_space(env_id)
-    rng = np.random.default_rng(HELD_OUT_SEED)
-    draws = [space.sample(rng) for _ in range(256)]
-    draws.sort(key=space.difficulty, reverse=True)
-    return draws[:count]
 
-
-def _task_space(env_id: str) -> Any:
+def task_family(env_id: str) -> Any:
+    """The env's task space narrowed to :data:`FAMILIES` (difficulty unchanged)."""
     import gymnasium as gym
 
     import palaestra  # noqa: F401  (registers the envs)
 
     env = gym.make(env_id)
     try:
-        return env.unwrapped.task_space
+        space = env.unwrapped.task_space
     finally:
         env.close()
+    return space.restricted(f"{space.name}-benchmark", **FAMILIES.get(env_id, {}))
+
+
+def held_out_hard_tasks(env_id: str, count: int) -> list[dict[str, Any]]:
+    """The ``count`` hardest of 256 tasks drawn with a seed the training pool never uses."""
+    import numpy as np
+
+    space = task_family(env_id)
+    rng = np.random.default_rng(HELD_OUT_SEED)
+    draws = [space.sample(rng) for _ in range(256)]
+    draws.sort(key=space.difficulty, reverse=True)
+    return draws[:count]
 
 
 def run_one(job: dict[str, Any]) -> dict[str, Any]:
     """Train one (env, scheduler, seed) cell and evaluate it on the held-out hard tasks."""
     import torch
 
+    from palaestra.curriculum import make, task_pool
     from palaestra.train.callbacks import Callback
+    from palaestra.train.curriculum import CurriculumCallback
     from palaestra.train.defaults import defaults_for
     from palaestra.train.evaluate import evaluate_policy
     from palaestra.train.ppo import train
@@ -110,16 +147,16 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
         total_timesteps=job["total_timesteps"],
         seed=job["seed"],
         run_dir=Path(job["run_dir"]),
-        curriculum=job["scheduler"],
-        curriculum_kwargs={"pool_size": job["pool_size"], "pool_seed": POOL_SEED},
         eval_episodes=0,
         video=False,
         quiet=True,
         checkpoint_interval=0,
     )
+    pool = task_pool(task_family(job["env_id"]), job["pool_size"], seed=POOL_SEED)
+    scheduler = make(job["scheduler"], pool, seed=job["seed"])
     evaluator = HeldOutEval()
     start = time.perf_counter()
-    train(config, [evaluator])
+    train(config, [evaluator, CurriculumCallback(scheduler)])
     reached = next((step for step, s in evaluator.curve if s >= job["threshold"]), None)
     return {
         **{k: job[k] for k in ("env_id", "scheduler", "seed", "total_timesteps", "threshold")},

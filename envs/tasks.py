@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -214,6 +214,66 @@ class TaskSpace:
             else:
                 task[knob.name] = float(rng.uniform(knob.low, knob.high))
         return self.validate(task)
+
+    def restricted(self, name: str | None = None, **ranges: Any) -> TaskSpace:
+        """A sub-family of this space: some knobs narrowed, difficulty and checks unchanged.
+
+        Args:
+            name: The new space's name (default: this one's with ``-restricted``).
+            **ranges: Per knob, a ``(low, high)`` pair inside a numeric knob's range, or a
+                sequence of allowed strings from a choice knob's choices. A knob whose
+                default falls outside the new range takes its nearest allowed value.
+
+        Every task of the result is a task of this space, with the same difficulty, so
+        schedulers and held-out sets can work on a sub-family while envs validate against
+        the whole space.
+
+        Raises:
+            ValueError: for an unknown knob, a structured knob, or a range that is empty or
+                not inside the knob's own.
+        """
+        knobs = []
+        for knob in self:
+            if knob.name not in ranges:
+                knobs.append(knob)
+                continue
+            narrow = ranges[knob.name]
+            if knob.parse is not None:
+                raise ValueError(f"knob {knob.name!r} is structured and cannot be narrowed")
+            if knob.choices is not None:
+                choices = tuple(narrow) if not isinstance(narrow, str) else (narrow,)
+                bad = [c for c in choices if c not in knob.choices]
+                if not choices or bad:
+                    raise ValueError(
+                        f"knob {knob.name!r}: choices {choices!r} must be a non-empty subset "
+                        f"of {knob.choices!r}"
+                    )
+                default = knob.default if knob.default in choices else choices[0]
+                knobs.append(replace(knob, choices=choices, default=default))
+                continue
+            try:
+                low, high = (float(v) for v in narrow)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"knob {knob.name!r}: expected a (low, high) pair, got {narrow!r}"
+                ) from None
+            if not (knob.low <= low <= high <= knob.high):  # type: ignore[operator]
+                raise ValueError(
+                    f"knob {knob.name!r}: range ({low:g}, {high:g}) is empty or outside "
+                    f"[{knob.low:g}, {knob.high:g}]"
+                )
+            if knob.integer and not (low.is_integer() and high.is_integer()):
+                raise ValueError(f"knob {knob.name!r} takes integers; got ({low:g}, {high:g})")
+            default = min(high, max(low, float(knob.default)))
+            if knob.integer:
+                default = round(default)
+            knobs.append(replace(knob, low=low, high=high, default=default))
+        unknown = sorted(set(ranges) - set(self.knobs))
+        if unknown:
+            raise ValueError(
+                f"unknown {self.name} knob {unknown[0]!r}; knobs: {', '.join(self.knobs)}"
+            )
+        return TaskSpace(name or f"{self.name}-restricted", knobs, self._difficulty, self._finalize)
 
     def table(self) -> str:
         """A markdown table of the knobs, for documentation."""

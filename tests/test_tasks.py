@@ -206,3 +206,42 @@ def test_turn_route_geometry(angle):
         h = route.heading_at(s)
         nx, ny = -math.sin(h), math.cos(h)
         assert route.progress(x + 0.2 * nx, y + 0.2 * ny) == pytest.approx(s, abs=1e-6)
+
+
+def test_restricted_space_narrows_knobs_and_keeps_difficulty():
+    space = _space()
+    sub = space.restricted(colour=["blue"], size=(1.5, 2.0))
+    assert sub.default() == {"colour": "blue", "size": 1.5}
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        task = sub.sample(rng)
+        assert task["colour"] == "blue" and 1.5 <= task["size"] <= 2.0
+        assert space.contains(task)
+        assert sub.difficulty(task) == space.difficulty(task)
+    with pytest.raises(ValueError, match=r"'size'.*got 1\.0"):
+        sub.validate({"size": 1.0})
+    seats = _seats_space().restricted(seats=(4, 6))
+    assert seats.validate(None) == {"seats": 4, "stacks": [100] * 4}  # finalize still runs
+
+
+@pytest.mark.parametrize(
+    ("ranges", "pattern"),
+    [
+        ({"shape": ["round"]}, "unknown toy knob 'shape'"),
+        ({"colour": ["green"]}, "non-empty subset"),
+        ({"colour": []}, "non-empty subset"),
+        ({"size": (0.1, 1.0)}, r"outside \[0.5, 2\]"),
+        ({"size": (1.5, 1.0)}, "empty or outside"),
+        ({"size": "big"}, "a \\(low, high\\) pair"),
+    ],
+)
+def test_bad_restrictions_name_the_knob(ranges, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        _space().restricted(**ranges)
+
+
+def test_structured_knobs_cannot_be_narrowed():
+    with pytest.raises(ValueError, match="structured"):
+        _seats_space().restricted(stacks=(1, 2))
+    with pytest.raises(ValueError, match=r"'seats' takes integers; got \(2\.5, 4\)"):
+        _seats_space().restricted(seats=(2.5, 4))

@@ -57,12 +57,28 @@ _CARRY: dict[str, Any] = {
     },
 }
 
+# Craft: sparse goal rewards over up to 300 steps; CleanRL's Atari-style discrete settings
+# (8 envs x 128 steps, 4 epochs, entropy bonus) learn `craft planks` within 100k steps.
+_CRAFT: dict[str, Any] = {
+    "num_envs": 8,
+    "total_timesteps": 500_000,
+    "ppo": {
+        "learning_rate": 2.5e-4,
+        "num_steps": 128,
+        "num_minibatches": 4,
+        "update_epochs": 4,
+        "ent_coef": 0.01,
+    },
+}
+
 DEFAULTS: dict[str, dict[str, Any]] = {
     "CartPole-v1": _CARTPOLE,
     "Acrobot-v1": _DISCRETE,
     "Pendulum-v1": _CONTINUOUS,
     "palaestra/Carry-v0": _CARRY,
     "palaestra/carry-v0": {**_CARRY, "num_envs": 2},
+    "palaestra/Craft-v0": _CRAFT,
+    "palaestra/craft-v0": {**_CRAFT, "num_envs": 4},
 }
 """Per-env overrides of :class:`~palaestra.train.config.TrainConfig` (``ppo`` nested)."""
 
