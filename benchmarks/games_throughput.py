@@ -8,13 +8,18 @@ Sections (``--only`` picks one; each prints its own lines):
   default settings (two players, 100 big blinds). Repeats alternate between the two envs
   so that machine noise hits both alike; the median of each is reported with their ratio.
   The peer needs RLCard: ``pip install rlcard`` (a benchmark-only dependency).
+* ``craft``: env steps per second of ``palaestra/Craft-v0`` (default task) in the vector,
+  text and both observation modes, through ``env.step`` with seeded random legal actions
+  picked from ``info["legal_actions"]`` (observation, mask and legal-action texts built
+  every step), resetting at episode end; and of ``palaestra/craft-v0`` with 2 and 4
+  agents in vector mode. The target is 20,000 steps/s in vector mode on one core.
 
 The process is pinned to one core (``--cpu``, ``os.sched_setaffinity``) so the figures do
 not depend on how the scheduler spreads work; pass ``--cpu -1`` to leave it free.
 
 Usage:
     python benchmarks/games_throughput.py [--hands 3000] [--repeats 5] [--players 2]
-        [--only holdem] [--cpu 0]
+        [--steps 50000] [--only holdem|craft] [--cpu 0]
 
 To add a section, write a ``bench_<name>(...)`` function that prints its figures and add it
 to :data:`SECTIONS`; ``--only`` accepts every key of that dict.
@@ -97,8 +102,70 @@ def bench_holdem(hands: int, repeats: int, players: int) -> dict[str, float]:
     return results
 
 
+def craft_steps(env: Any, steps: int, seed: int) -> float:
+    """Step a Craft-v0 env ``steps`` times with random legal actions; return seconds."""
+    rng = np.random.default_rng(seed)
+    _, info = env.reset(seed=seed)
+    start = time.perf_counter()
+    for _ in range(steps):
+        legal = list(info["legal_actions"])
+        _, _, terminated, truncated, info = env.step(legal[rng.integers(len(legal))])
+        if terminated or truncated:
+            _, info = env.reset()
+    return time.perf_counter() - start
+
+
+def craft_parallel_steps(env: Any, steps: int, seed: int) -> float:
+    """Step a craft-v0 env ``steps`` times (all agents act each step); return seconds."""
+    rng = np.random.default_rng(seed)
+    _, infos = env.reset(seed=seed)
+    start = time.perf_counter()
+    for _ in range(steps):
+        actions = {}
+        for agent in env.agents:
+            legal = list(infos[agent]["legal_actions"])
+            actions[agent] = legal[rng.integers(len(legal))]
+        _, _, _, _, infos = env.step(actions)
+        if not env.agents:
+            _, infos = env.reset()
+    return time.perf_counter() - start
+
+
+def bench_craft(steps: int, repeats: int) -> dict[str, float]:
+    """Env steps per second of Craft-v0 per observation mode, and of craft-v0."""
+    import gymnasium as gym
+    import pettingzoo
+
+    print(f"  {steps} steps x {repeats} interleaved repeats, default task, random legal play")
+    runs: dict[str, tuple[Any, Callable[[Any, int, int], float]]] = {
+        f"Craft-v0 {mode}": (gym.make("palaestra/Craft-v0", obs_mode=mode), craft_steps)
+        for mode in ("vector", "text", "both")
+    }
+    for agents in (2, 4):
+        env = pettingzoo.make(
+            "parallel", "palaestra/craft-v0", max_agents=agents,
+            task={"num_agents": agents},
+        )  # fmt: skip
+        runs[f"craft-v0 {agents} agents vector"] = (env, craft_parallel_steps)
+    rates: dict[str, list[float]] = {name: [] for name in runs}
+    for env, run in runs.values():
+        run(env, max(500, steps // 20), 123)  # warm-up
+    for repeat in range(repeats):
+        for name, (env, run) in runs.items():
+            rates[name].append(steps / run(env, steps, 1000 + repeat))
+    results = {}
+    for name, values in rates.items():
+        results[name] = statistics.median(values)
+        spread = f"{min(values):,.0f}-{max(values):,.0f}"
+        print(f"  {name}: {results[name]:,.0f} env steps/s (median of {repeats}, range {spread})")
+    for env, _ in runs.values():
+        env.close()
+    return results
+
+
 SECTIONS: dict[str, Callable[[argparse.Namespace], Any]] = {
     "holdem": lambda args: bench_holdem(args.hands, args.repeats, args.players),
+    "craft": lambda args: bench_craft(args.steps, args.repeats),
 }
 """The benchmark sections by name, run in this order; each takes the parsed arguments."""
 
@@ -109,6 +176,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--hands", type=int, default=3000, help="hold'em hands per repeat")
     parser.add_argument("--repeats", type=int, default=5, help="interleaved repeats per env")
     parser.add_argument("--players", type=int, default=2, help="seats at the hold'em table")
+    parser.add_argument("--steps", type=int, default=50_000, help="Craft steps per repeat")
     parser.add_argument("--only", choices=list(SECTIONS), default=None, help="one section")
     parser.add_argument("--cpu", type=int, default=0, help="core to pin to (-1: no pinning)")
     args = parser.parse_args(argv)
