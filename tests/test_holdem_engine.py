@@ -332,20 +332,26 @@ def test_a_short_big_blind_posts_all_in_and_the_full_blind_is_called():
     assert record["stacks_after"] == [100, 98, 3]
 
 
-def test_dead_antes_above_a_short_all_in_go_back_when_everyone_folds():
+def test_dead_antes_above_a_short_all_in_make_a_side_pot():
     # Blinds 3/6, ante 6; seat 1 is all-in for 5 from its ante and posts no big blind.
-    h = hand([12, 5, 600], button=2, sb=3, bb=6, ante=6)
+    cards = deck(3, 2, {0: "7c 2d", 1: "As Ah", 2: "Ks Kh"}, "3c 8d 9h Jc 4s")
+    h = hand([12, 5, 600], button=2, sb=3, bb=6, ante=6, cards=cards)
     assert (h.sb_seat, h.bb_seat, h.to_act) == (0, 1, 2)
     assert h.stack == [3, 0, 594]
     h.fold()  # seat 2 folds its ante of 6
-    h.fold()  # seat 0 folds its ante of 6 and small blind of 3
+    # Seat 0's small blind covers seat 1 and nobody else has chips: no decision is left.
+    assert h.over and h.showdown
     record = history(h)
-    # Seat 1 can win only 5 from each seat: the small blind (3) and one ante chip of each
-    # folded seat (1 + 1) go back.
-    assert record["uncalled"] == {"player_0": 4, "player_2": 1}
-    assert record["contributions"] == [5, 5, 5]
-    assert record["pots"] == [{"amount": 15, "eligible": ["player_1"]}]
-    assert record["stacks_after"] == [7, 15, 595]
+    # Seat 0's small blind goes back down to the 6 the folded seat put in; seat 1 can win
+    # only 5 from each seat, and the ante chip of seat 2 above it goes to a side pot.
+    assert record["uncalled"] == {"player_0": 3}
+    assert record["contributions"] == [6, 5, 6]
+    assert record["pots"] == [
+        {"amount": 15, "eligible": ["player_0", "player_1"]},
+        {"amount": 2, "eligible": ["player_0"]},
+    ]
+    assert record["payouts"] == [2, 15, 0]
+    assert record["stacks_after"] == [8, 15, 594]
 
 
 def test_short_small_blind_all_in_heads_up_needs_no_action():
@@ -356,6 +362,42 @@ def test_short_small_blind_all_in_heads_up_needs_no_action():
     assert record["uncalled"] == {"player_1": 1}
     assert record["contributions"] == [1, 1]
     assert sum(record["stacks_after"]) == 101
+
+
+def test_small_blind_covering_a_short_all_in_big_blind_heads_up_has_nothing_to_decide():
+    # Blinds 5/10; the big blind (seat 1) is all-in for 3. The button's small blind of 5
+    # already covers it and nobody else has chips: no decision, the board runs out.
+    cards = deck(2, 0, {0: "As Ad", 1: "Kc Kd"}, "2h 7s 9c 3d 4h")
+    h = hand([100, 3], button=0, sb=5, bb=10, cards=cards)
+    assert h.over and h.showdown
+    record = history(h)
+    assert record["uncalled"] == {"player_0": 2}
+    assert record["contributions"] == [3, 3]
+    assert record["payouts"] == [6, 0]
+    assert record["stacks_after"] == [103, 0]
+
+
+def test_lone_small_blind_covering_a_short_big_blind_after_a_fold_has_nothing_to_decide():
+    # Blinds 5/10, three-handed; the big blind (seat 2) is all-in for 3. The button folds
+    # and the small blind (5 in) covers the big blind: the hand runs out with no action.
+    cards = deck(3, 0, {1: "7c 2d", 2: "As Ah", 0: "Ks Kh"}, "3c 8d 9h Jc 4s")
+    h = hand([100, 100, 3], button=0, sb=5, bb=10, cards=cards)
+    assert h.to_act == 0
+    h.fold()
+    assert h.over and h.showdown
+    record = history(h)
+    assert record["uncalled"] == {"player_1": 2}
+    assert record["contributions"] == [0, 3, 3]
+    assert record["pots"] == [{"amount": 6, "eligible": ["player_1", "player_2"]}]
+    assert record["stacks_after"] == [100, 97, 6]
+
+
+def test_lone_seat_short_of_an_all_in_bet_still_calls_or_folds():
+    # Blinds 5/10, three-handed; the big blind (seat 2) is all-in for 3 and the button
+    # calls all-in for 7: the small blind (5 in) must still answer the 7.
+    h = hand([7, 100, 3], button=0, sb=5, bb=10)
+    h.check_call()
+    assert h.to_act == 1 and h.legal_mask() == [1, 1, 0, 0, 0, 0]
 
 
 def test_all_in_before_the_river_runs_the_board_out_without_betting():

@@ -9,7 +9,9 @@ Rules (as played in card rooms under the TDA rules, with a moving button):
 * Seats with no chips are not dealt in. Every seat dealt in posts the ante (or what it
   has), then the small blind and the big blind are posted; a seat that cannot cover its
   blind posts all it has. Heads-up (two seats dealt in) the button posts the small blind.
-  Pre-flop the amount to call is the full big blind even when the big blind is short.
+  Pre-flop the amount to call is the full big blind even when the big blind is short,
+  except for a seat whose opponents are all all-in: it has nothing to decide once it has
+  matched their bets (a button whose small blind covers a short all-in big blind).
 * Cards are dealt from the front of the deck: hole cards one at a time to each seat dealt
   in, starting left of the button, two rounds; then the flop (3 cards), the turn and the
   river. There are no burn cards, so a deck is the hole cards then the board.
@@ -20,10 +22,10 @@ Rules (as played in card rooms under the TDA rules, with a moving button):
   betting: a player who has already acted may only call or fold, unless the bet now facing
   them has grown by at least a full raise since they acted. Raising needs an opponent who
   still has chips behind.
-* When at most one seat still in the hand has chips, the board runs out with no more
-  betting. The part of the largest contribution nobody matched is returned, and so are
-  chips no seat still in the hand could win (antes of folded seats above the contribution
-  of a seat all-in for less).
+* When at most one seat still in the hand has chips and it has matched every other bet,
+  the board runs out with no more betting. The part of the largest contribution nobody
+  matched is returned, and so would be chips of folded seats above every contribution
+  still in the hand (a safeguard: a folded seat always faced a larger bet).
 * Side pots are layered by contribution; each goes to the best hand among the seats still
   in the hand that contributed to it. Split pots give the odd chips one at a time to the
   winners in seat order starting left of the button.
@@ -353,7 +355,11 @@ class Hand:
         n, in_hand, stack, bet, acted = self.n, self.in_hand, self.stack, self.bet, self.acted
         current = self.current_bet
         live = [j for j in range(n) if in_hand[j] and stack[j]]
-        if len(live) > 1 or (live and bet[live[0]] < current):
+        # A lone seat with chips acts only if it has not matched every other seat's bet
+        # (a short all-in big blind leaves nothing to decide to a seat that covers it).
+        if len(live) > 1 or (
+            live and bet[live[0]] < max(bet[j] for j in range(n) if in_hand[j] and j != live[0])
+        ):
             for k in range(n):
                 seat = (start + k) % n
                 if in_hand[seat] and stack[seat] and (not acted[seat] or bet[seat] < current):

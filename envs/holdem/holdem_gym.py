@@ -65,8 +65,9 @@ class HoldemEnv(HoldemEnvBase, gym.Env):
     ## Starting State
     The task's stacks and button, blinds posted, cards dealt, opponents acting until the
     learner's turn. A hand that ends before the learner's first decision (everyone folds to
-    its big blind, or it is all-in from the blinds) does not start an episode: reset deals
-    again from the task (up to 100 times, then ``ValueError``).
+    its big blind, it is all-in from the blinds, or its bet already covers every other
+    seat's, all of them all-in) does not start an episode: reset deals again from the task
+    (up to 100 times, then ``ValueError``).
 
     ## Episode End
     Terminated when the last hand ends, the learner busts or fewer than two seats have
