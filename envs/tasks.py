@@ -16,6 +16,8 @@ build on it.
 
 from __future__ import annotations
 
+import copy
+import logging
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -23,7 +25,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Knob", "TaskSpace"]
+log = logging.getLogger(__name__)
+
+__all__ = ["Knob", "TaskChannel", "TaskSpace", "task_from_options"]
 
 
 @dataclass(frozen=True)
@@ -281,3 +285,46 @@ class TaskSpace:
         for k in self:
             rows.append(f"| `{k.name}` | {k.describe()} | `{k.default!r}` | {k.doc} |")
         return "\n".join(rows)
+
+
+class TaskChannel:
+    """The task channel every palaestra env shares (mixed into the env classes).
+
+    ``task`` is the task of the current episode, or of the next one once set; ``set_task``
+    (or assigning to ``task``, which a vector env's ``set_attr("task", tasks)`` does in each
+    worker) validates a task and uses it from the next reset on. Subclasses set
+    ``task_space`` and ``_task``; one that caches something per task overrides
+    :meth:`set_task` and calls ``super().set_task``.
+    """
+
+    task_space: TaskSpace
+    _task: dict[str, Any]
+
+    @property
+    def task(self) -> dict[str, Any]:
+        """A copy of the task of the current episode, or of the next one once set."""
+        return copy.deepcopy(self._task)
+
+    @task.setter
+    def task(self, task: Mapping[str, Any] | None) -> None:
+        self.set_task(task)
+
+    def set_task(self, task: Mapping[str, Any] | None) -> None:
+        """Validate ``task`` (``ValueError`` naming a bad key) and use it from the next reset."""
+        self._task = self.task_space.validate(task)
+
+
+def task_from_options(options: Mapping[str, Any] | None, family: str) -> Any:
+    """The ``task`` entry of ``reset`` options, or None; other keys are logged and ignored.
+
+    Other keys are not an error: conformance tests (PettingZoo's ``parallel_api_test``)
+    pass dummy options, and generic training code may pass options meant for other envs.
+    """
+    if not options:
+        return None
+    unknown = sorted(str(k) for k in options if k != "task")
+    if unknown:
+        log.warning(
+            "%s env: ignoring unknown reset option(s) %s; the only one is 'task'", family, unknown
+        )
+    return options.get("task")

@@ -63,18 +63,6 @@ NOISY = {"partner_noise": 0.5}
 
 
 # ------------------------------------------------------------------------------ helpers
-@pytest.fixture
-def closing():
-    """Register envs to be closed at teardown, even when an assertion fails."""
-    envs = []
-
-    def track(env):
-        envs.append(env)
-        return env
-
-    yield track
-    for env in envs:
-        env.close()
 
 
 def _client(env) -> int:

@@ -33,20 +33,6 @@ PREV_ACTION = slice(12, 15)
 NOISY = {"partner_noise": 0.5}
 
 
-@pytest.fixture
-def closing():
-    """Register envs to be closed at teardown, even when an assertion fails."""
-    envs = []
-
-    def track(env):
-        envs.append(env)
-        return env
-
-    yield track
-    for env in envs:
-        env.close()
-
-
 def _small_actions(n: int, seed: int) -> np.ndarray:
     """Small random actions (keep the object level and the episode alive)."""
     return np.random.default_rng(seed).uniform(-0.25, 0.25, size=(n, 3)).astype(np.float32)

@@ -26,6 +26,8 @@ from palaestra.envs.carry.sim import (
     CarrySim,
 )
 from palaestra.envs.carry.task import CARRY_TASK_SPACE
+from palaestra.envs.tasks import TaskChannel
+from palaestra.envs.tasks import task_from_options as _task_from_options
 
 __all__ = [
     "FORCE_SCALE",
@@ -355,19 +357,8 @@ def carrier_action_space() -> Any:
 
 
 def task_from_options(options: Mapping[str, Any] | None) -> Any:
-    """The ``task`` entry of ``reset`` options, or None; other keys are logged and ignored.
-
-    Other keys are not an error: conformance tests (PettingZoo's ``parallel_api_test``)
-    pass dummy options, and generic training code may pass options meant for other envs.
-    """
-    if not options:
-        return None
-    unknown = sorted(str(k) for k in options if k != "task")
-    if unknown:
-        log.warning(
-            "carry env: ignoring unknown reset option(s) %s; the only one is 'task'", unknown
-        )
-    return options.get("task")
+    """The ``task`` entry of ``reset`` options, or None; other keys are logged and ignored."""
+    return _task_from_options(options, "carry")
 
 
 def check_render_mode(render_mode: str | None, allowed: list[str]) -> bool:
@@ -392,7 +383,7 @@ def check_render_mode(render_mode: str | None, allowed: list[str]) -> bool:
     return True
 
 
-class CarryEnvBase:
+class CarryEnvBase(TaskChannel):
     """What both carry envs share: the task channel, rendering and closing.
 
     Subclasses set ``_task`` (a complete task), ``_episode`` (a :class:`CarryEpisode`),
@@ -404,23 +395,6 @@ class CarryEnvBase:
     _episode: CarryEpisode
     render_mode: str | None
     render_size: tuple[int, int]
-
-    @property
-    def task(self) -> dict[str, Any]:
-        """The task of the current episode, or of the next one once set.
-
-        Assigning to it is :meth:`set_task` (so a vector env's ``set_attr("task", tasks)``
-        gives each worker its next task).
-        """
-        return dict(self._task)
-
-    @task.setter
-    def task(self, task: Mapping[str, Any]) -> None:
-        self.set_task(task)
-
-    def set_task(self, task: Mapping[str, Any]) -> None:
-        """Validate ``task`` and use it from the next reset on."""
-        self._task = self.task_space.validate(task)
 
     def render(self) -> np.ndarray | None:
         """An RGB frame in ``rgb_array`` mode; nothing in ``human`` mode (the window shows it)."""

@@ -24,6 +24,8 @@ from palaestra.envs.holdem.views import (
     vector_observation,
     vector_space,
 )
+from palaestra.envs.tasks import TaskChannel
+from palaestra.envs.tasks import task_from_options as _task_from_options
 
 __all__ = [
     "HoldemEnvBase",
@@ -40,14 +42,7 @@ MAX_HANDS = 100_000
 
 def task_from_options(options: Mapping[str, Any] | None) -> Any:
     """The ``task`` entry of ``reset`` options, or None; other keys are logged and ignored."""
-    if not options:
-        return None
-    unknown = sorted(str(k) for k in options if k != "task")
-    if unknown:
-        log.warning(
-            "holdem env: ignoring unknown reset option(s) %s; the only one is 'task'", unknown
-        )
-    return options.get("task")
+    return _task_from_options(options, "holdem")
 
 
 def check_render_mode(render_mode: Any, allowed: list[str]) -> None:
@@ -68,7 +63,7 @@ def fallback_action(hand: Hand) -> int:
     return CHECK_CALL if hand.current_bet <= hand.bet[hand.to_act] else FOLD
 
 
-class HoldemEnvBase:
+class HoldemEnvBase(TaskChannel):
     """The task channel, observations and rendering of both hold'em envs.
 
     Subclasses set ``_task``, ``_table``, ``obs_mode``, ``illegal_action``, ``render_mode``
@@ -95,23 +90,6 @@ class HoldemEnvBase:
         if self._difficulty[0] is not self._task:
             self._difficulty = (self._task, self.task_space.difficulty(self._task))
         return self._difficulty[1]
-
-    @property
-    def task(self) -> dict[str, Any]:
-        """The task of the current (or next) episode.
-
-        Assigning to it is :meth:`set_task` (so a vector env's ``set_attr("task", tasks)``
-        gives each worker its next task).
-        """
-        return dict(self._task)
-
-    @task.setter
-    def task(self, task: Mapping[str, Any]) -> None:
-        self.set_task(task)
-
-    def set_task(self, task: Mapping[str, Any]) -> None:
-        """Validate ``task`` and use it from the next reset on."""
-        self._task = self.task_space.validate(task)
 
     def _mask_and_names(self, seat: int) -> tuple[list[int], list[str]]:
         hand = self._table.hand  # type: ignore[union-attr]
