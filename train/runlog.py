@@ -372,13 +372,7 @@ def plot_run(run_dir: Path, path: Path | None = None) -> Path | None:
     axes[-1].set_xlabel("global step")
     fig.suptitle(run_dir.resolve().name)
 
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    out = Path(path) if path is not None else run_dir / "training.png"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_bytes_atomic(out, buffer.getvalue())
-    logger.info("wrote %s", out)
-    return out
+    return _write_png(fig, Path(path) if path is not None else run_dir / "training.png")
 
 
 def plot_curriculum(run_dir: Path, path: Path | None = None) -> Path | None:
@@ -433,9 +427,13 @@ def plot_curriculum(run_dir: Path, path: Path | None = None) -> Path | None:
         ax.grid(alpha=0.3)
     fig.suptitle(f"{run_dir.resolve().name}: curriculum (band 0 = easiest)")
 
+    return _write_png(fig, Path(path) if path is not None else run_dir / "curriculum.png")
+
+
+def _write_png(fig: Any, out: Path) -> Path:
+    """Render ``fig`` to PNG and write it atomically to ``out``."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100)
-    out = Path(path) if path is not None else run_dir / "curriculum.png"
     out.parent.mkdir(parents=True, exist_ok=True)
     write_bytes_atomic(out, buffer.getvalue())
     logger.info("wrote %s", out)
