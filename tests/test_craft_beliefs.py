@@ -133,3 +133,55 @@ def test_no_tracked_things_no_probes():
     env = pettingzoo.make("parallel", "palaestra/craft-v0")
     env.reset(seed=0)
     assert env.probes("agent_0") == []
+
+
+def _events(task, actions):
+    env = pettingzoo.make("parallel", "palaestra/craft-v0", task=task)
+    env.reset(seed=0)
+    *_, infos = env.step(actions)
+    return env, infos
+
+
+def test_a_say_out_of_earshot_is_seen_but_not_heard():
+    # agent_1 at (2, 0) is in agent_0's window (radius 2) but 2 tiles away, beyond hearing
+    # range 1: it sees agent_0 talk, and must not learn what was said.
+    task = {
+        "goal": "collect dirt",
+        "num_agents": 2,
+        "layout": ["0.1..", ".....", "....."],
+        "hearing_range": 1,
+        "knowledge": {"agent_0": ["planks"], "agent_1": ["sticks"]},
+    }
+    env, infos = _events(task, {"agent_0": 57, "agent_1": NOOP})  # say recipe planks
+    assert infos["agent_1"]["events"] == [
+        {"type": "action", "agent": "agent_0", "action": "say", "ok": True, "x": 0, "y": 0},
+        {"type": "action", "agent": "agent_1", "action": "noop", "ok": True, "x": 2, "y": 0},
+    ]
+    assert infos["agent_0"]["events"][0]["action"] == "say recipe planks"
+    assert env.unwrapped.world.known[1] == 1 << 1  # still only sticks
+
+
+@pytest.mark.parametrize(
+    ("row", "chests", "action", "event"),
+    [
+        ("..T1.", None, 5, {"type": "tile", "x": 2, "y": 1, "before": "tree", "after": "grass"}),
+        (
+            "..C1.",
+            [["stone"]],
+            25 + 2,  # take stone
+            {"type": "chest", "chest": 0, "x": 2, "y": 1, "item": "stone", "change": -1},
+        ),
+    ],
+)
+def test_a_change_by_an_unseen_agent_does_not_name_it(row, chests, action, event):
+    # agent_0 at (0, 0) sees x <= 2: the tree or chest at (2, 1), but not agent_1 at (3, 1).
+    task = {"goal": "collect dirt", "num_agents": 2, "layout": ["0....", row, "....."]}
+    if chests:
+        task["chests"] = chests
+    env, infos = _events(task, {"agent_0": NOOP, "agent_1": action})
+    assert [e for e in infos["agent_0"]["events"] if e["type"] != "action"] == [
+        {**event, "cause": "someone"}
+    ]
+    assert {**event, "cause": "agent_1"} in infos["agent_1"]["events"]
+    if chests:  # agent_0 saw the stone leave chest 0, but not who took it
+        assert env.probes("agent_0")[0].answers == {"reality": "agent_1", "belief": "unknown"}

@@ -366,3 +366,29 @@ def test_every_legal_action_succeeds_for_the_first_agent():
             assert own[0]["ok"] is True, own
     verbs = {PRIMITIVE_ACTIONS[a].split()[0] for a in used}
     assert verbs >= {"move", "collect", "craft", "put", "take", "give", "say"}
+
+
+def test_a_cut_at_given_coordinates_leaves_a_random_map_solvable():
+    # Seed 0 draws a 5 x 5 map whose only tree is at (4, 0) when the cut is not counted. Every
+    # cut, with coordinates or without, must come with a spare tree: at least 1 + 1 reachable
+    # trees, of which the cut removes at most one.
+    task = {"goal": "collect wood", "size": 5, "resources": 0.05, "water": 0.0}
+    task["events"] = [{"step": 1, "kind": "cut", "x": 4, "y": 0}]
+    env = gym.make("palaestra/Craft-v0", task=task)
+    for seed in range(10):
+        env.reset(seed=seed)
+        env.step(NOOP)
+        world = env.unwrapped.world
+        near = ((0, 1), (0, -1), (1, 0), (-1, 0))
+        trees = [
+            (x, y)
+            for y in range(5)
+            for x in range(5)
+            if world.tile(x, y) == 2 and any(world.tile(x + a, y + b) == 1 for a, b in near)
+        ]
+        assert trees, seed
+    # So they take room: 3 wood + 2 stone + 6 cuts is more than the 4 * 3 - 2 = 10 tiles.
+    cuts = [{"step": 1, "kind": "cut", "x": x, "y": 0} for x in range(5)]
+    cuts.append({"step": 1, "kind": "cut", "x": 0, "y": 1})
+    with pytest.raises(ValueError, match="5 resources, 6 cut tree"):
+        CRAFT_SOLO_TASK_SPACE.validate({"goal": "craft stone_pickaxe", "size": 5, "events": cuts})

@@ -186,7 +186,9 @@ class CraftEpisode:
         n = task["num_agents"]
         cuts = [e for e in task["events"] if e["kind"] == "cut" and "x" not in e]
         if task["layout"] is None:
-            data = generate_map(task, rng, len(cuts))
+            # A spare tree for every cut: one with coordinates may hit a tree the goal needs.
+            spare = sum(e["kind"] == "cut" for e in task["events"])
+            data = generate_map(task, rng, spare)
         else:
             data = parse_layout(task["layout"])
         world = self.world
@@ -299,8 +301,28 @@ class CraftEpisode:
             else:
                 for j in range(n):
                     if j == actor or sees(j, x, y):
-                        events[j].append(dict(event))
+                        events[j].append(self._as_seen_by(j, actor, event))
         self.events = events
+
+    def _as_seen_by(self, j: int, actor: int, event: dict[str, Any]) -> dict[str, Any]:
+        """A copy of ``event`` with what agent ``j`` could not perceive left out.
+
+        A ``say`` by an agent beyond ``j``'s hearing range reads just ``say``; the ``cause``
+        of a tile or chest change is ``someone`` when the agent who made it is out of view.
+        """
+        world = self.world
+        seen = dict(event)
+        if j == actor:
+            return seen
+        if event["type"] == "action" and event["action"].startswith("say "):
+            far = max(abs(world.xs[j] - world.xs[actor]), abs(world.ys[j] - world.ys[actor]))
+            if far > world.hearing:
+                seen["action"] = "say"
+        elif event.get("cause", "world") != "world":
+            k = world.names.index(event["cause"])
+            if k != j and not world.sees(j, world.xs[k], world.ys[k]):
+                seen["cause"] = "someone"
+        return seen
 
     # ------------------------------------------------------------------ views
     def _key(self, i: int) -> tuple[Any, ...]:

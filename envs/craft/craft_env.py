@@ -80,8 +80,10 @@ class CraftEnv(CraftEnvBase, gym.Env):
     Every ``info`` holds ``legal_actions`` (action index -> text, exactly the mask's legal
     actions) and ``events``: what the agent witnessed in the step, plain dicts by
     ``type``: ``action`` (``agent``, ``action`` text, ``ok``, ``x``, ``y``; any agent in
-    view, and its own), ``tile`` (``x``, ``y``, ``before``, ``after``, ``cause``: an agent
-    or ``"world"``), ``chest`` (``chest``, ``x``, ``y``, ``item``, ``change``, ``cause``),
+    view, and its own; another agent's ``say`` from beyond hearing range reads just
+    ``"say"``), ``tile`` (``x``, ``y``, ``before``, ``after``, ``cause``: an agent,
+    ``"world"``, or ``"someone"`` for an agent out of view), ``chest`` (``chest``, ``x``,
+    ``y``, ``item``, ``change``, ``cause``),
     ``give`` (``from``, ``to``, ``item``), ``inventory`` (own: ``item``, ``change``),
     ``message`` (``from``, ``text``, ``verb``, ``speaker_x``, ``speaker_y``) and
     ``learned`` (``recipe``, ``from``). A change is witnessed when its tile is inside the

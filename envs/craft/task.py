@@ -20,7 +20,8 @@ Structured knobs:
   ``{"kind": "move", "item": "wooden_pickaxe", "to": 1}`` moves a tracked item from the
   chest it is in to chest ``to`` (nothing happens if no chest holds it then);
   ``{"kind": "cut", "x": 3, "y": 4}`` turns the tree at (3, 4) into grass (without ``x``
-  and ``y``, a random reachable tree chosen at reset). At most 8 events.
+  and ``y``, a random reachable tree chosen at reset; on a random map every cut, with
+  coordinates or without, gets a spare tree, so the task stays solvable). At most 8 events.
 - ``layout``: ``None`` (a random map from ``size``, ``resources`` and ``water``) or a list of
   equal-length strings, one per row, 3 to 16 characters each way: ``.`` grass, ``T`` tree,
   ``d`` dirt, ``S`` stone, ``~`` water, ``B`` table, ``C`` chest (numbered in reading
@@ -286,7 +287,7 @@ def _finalize(task: dict[str, Any]) -> dict[str, Any]:
                 raise ValueError(f"task key 'events': ({event['x']}, {event['y']}) is off the map")
     task["events"] = events
     if layout is None:
-        cuts = sum(e["kind"] == "cut" and "x" not in e for e in events)
+        cuts = sum(e["kind"] == "cut" for e in events)
         room = 4 * (task["size"] - 2) - 2
         if sum(raw.values()) + cuts + len(chests) > room:
             raise ValueError(
