@@ -9,7 +9,7 @@ from typing import Any
 from palaestra.envs.craft.beliefs import Probe
 from palaestra.envs.craft.core import MAX_VIEW_RADIUS, CraftEpisode
 from palaestra.envs.craft.world import CraftWorld
-from palaestra.envs.tasks import TaskSpace
+from palaestra.envs.tasks import TaskChannel, TaskSpace
 
 __all__ = ["MAX_STEPS_LIMIT", "CraftEnvBase", "check_int", "check_render_mode"]
 
@@ -34,11 +34,11 @@ def check_radius(view_radius: Any) -> int:
     return check_int("view_radius", view_radius, 1, MAX_VIEW_RADIUS)
 
 
-class CraftEnvBase:
+class CraftEnvBase(TaskChannel):
     """The task channel (``task``, ``set_task``, ``task_space``), probes and ``render``.
 
     Subclasses set ``task_space``, ``_episode`` and ``render_mode`` and call
-    :meth:`_set_task` once in ``__init__``.
+    :meth:`set_task` once in ``__init__``.
     """
 
     task_space: TaskSpace
@@ -46,19 +46,6 @@ class CraftEnvBase:
     _task: dict[str, Any]
     _difficulty: float
     render_mode: str | None
-
-    @property
-    def task(self) -> dict[str, Any]:
-        """The task of the current (or, after ``set_task``, the next) episode; a copy.
-
-        Assigning to it is :meth:`set_task` (so a vector env's ``set_attr("task", tasks)``
-        gives each worker its next task).
-        """
-        return copy.deepcopy(self._task)
-
-    @task.setter
-    def task(self, task: Mapping[str, Any] | None) -> None:
-        self.set_task(task)
 
     @property
     def goal(self) -> str:
@@ -74,10 +61,7 @@ class CraftEnvBase:
 
     def set_task(self, task: Mapping[str, Any] | None) -> None:
         """Validate ``task`` and use it from the next reset on."""
-        self._set_task(task)
-
-    def _set_task(self, task: Mapping[str, Any] | None) -> None:
-        self._task = self.task_space.validate(task)
+        super().set_task(task)
         self._difficulty = self.task_space.difficulty(self._task)
 
     @property

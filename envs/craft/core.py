@@ -42,6 +42,7 @@ from palaestra.envs.craft.vocabulary import (
 )
 from palaestra.envs.craft.world import CraftWorld, Message
 from palaestra.envs.games import game_observation_space, legal_actions, resolve_action
+from palaestra.envs.tasks import task_from_options as _task_from_options
 
 __all__ = ["MAX_VIEW_RADIUS", "CraftEpisode", "craft_vector_space", "task_from_options"]
 
@@ -98,14 +99,7 @@ def craft_vector_space(radius: int) -> spaces.Dict:
 
 def task_from_options(options: Mapping[str, Any] | None) -> Any:
     """The ``task`` entry of ``reset`` options, or None; other keys are logged and ignored."""
-    if not options:
-        return None
-    unknown = sorted(str(k) for k in options if k != "task")
-    if unknown:
-        log.warning(
-            "craft env: ignoring unknown reset option(s) %s; the only one is 'task'", unknown
-        )
-    return options.get("task")
+    return _task_from_options(options, "craft")
 
 
 def _mask_for(key: tuple[Any, ...]) -> np.ndarray:

@@ -145,7 +145,7 @@ class CraftEnv(CraftEnvBase, gym.Env):
         self.obs_mode = check_obs_mode(obs_mode)
         self.illegal_action = check_illegal_action(illegal_action)
         self.task_space = CRAFT_SOLO_TASK_SPACE
-        self._set_task(task)
+        self.set_task(task)
         self._episode = CraftEpisode(
             ["agent_0"],
             check_radius(view_radius),
@@ -164,7 +164,7 @@ class CraftEnv(CraftEnvBase, gym.Env):
         super().reset(seed=seed)
         task = task_from_options(options)
         if task is not None:
-            self._set_task(task)
+            self.set_task(task)
         episode = self._episode
         episode.reset(self._task, self.np_random, self._difficulty)
         episode.refresh_masks()

@@ -120,7 +120,7 @@ class CraftParallelEnv(CraftEnvBase, ParallelEnv):
         self.obs_mode = check_obs_mode(obs_mode)
         self.illegal_action = check_illegal_action(illegal_action)
         self.task_space = craft_task_space(max_agents)
-        self._set_task(task)
+        self.set_task(task)
         self.possible_agents = [f"agent_{i}" for i in range(max_agents)]
         self.agents: list[str] = []
         self.max_cycles = check_int("max_cycles", max_cycles, 1, MAX_STEPS_LIMIT)
@@ -158,7 +158,7 @@ class CraftParallelEnv(CraftEnvBase, ParallelEnv):
             self._rng, _ = gym.utils.seeding.np_random(seed)
         task = task_from_options(options)
         if task is not None:
-            self._set_task(task)
+            self.set_task(task)
         episode = self._episode
         episode.max_steps = check_int("max_cycles", self.max_cycles, 1, MAX_STEPS_LIMIT)
         episode.reset(self._task, self._rng, self._difficulty)
