@@ -89,3 +89,29 @@ def test_bad_episode_counts_and_envs_without_success_raise():
 
     with pytest.raises(ValueError, match=r"reports no info\['success'\]"):
         run_curriculum(NoSuccess(), scheduler, lambda o, i: 0, episodes=1)
+
+
+@pytest.mark.parametrize("vector_mode", ["sync", "async"])
+def test_gymnasium_vector_envs_take_per_env_tasks_through_set_attr(vector_mode):
+    """Users' own vector loops: set_attr("task", tasks) gives each copy its next task."""
+    env = gym.make_vec(
+        "palaestra/Carry-v0", num_envs=2, vectorization_mode=vector_mode, max_steps=3
+    )
+    scheduler = make("uniform", CARRY_TASK_SPACE, seed=9)
+    try:
+        tasks = scheduler.sample(2)
+        env.set_attr("task", tasks)
+        _, infos = env.reset(seed=0)
+        expected = [CARRY_TASK_SPACE.difficulty(t) for t in tasks]
+        assert list(infos["difficulty"]) == expected
+        zeros = np.zeros((2, 3), np.float32)
+        for _ in range(3):  # both copies end on their third step
+            _, _, terminated, truncated, _ = env.step(zeros)
+        assert (terminated | truncated).all()
+        tasks = scheduler.sample(2)
+        env.set_attr("task", tasks)
+        _, _, _, _, infos = env.step(zeros)  # the autoreset step starts the new tasks
+        assert list(infos["difficulty"]) == [CARRY_TASK_SPACE.difficulty(t) for t in tasks]
+        assert env.get_attr("task") == tuple(CARRY_TASK_SPACE.validate(t) for t in tasks)
+    finally:
+        env.close()
