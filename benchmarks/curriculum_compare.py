@@ -14,7 +14,9 @@ Per scheduler the script prints, as mean ± 95% confidence interval over seeds (
 * the held-out hard success at the end of training.
 
 Runs are spread over ``--workers`` processes (one torch thread each) and appended to
-``--out`` as JSON lines, so an interrupted comparison continues where it stopped.
+``--out`` as JSON lines with their evaluation curves, so an interrupted comparison
+continues where it stopped, and ``--report-only --threshold T`` prints the tables for
+another threshold without training again.
 
 Usage:
     python benchmarks/curriculum_compare.py --env palaestra/Craft-v0 --seeds 5 \\
@@ -177,23 +179,27 @@ def mean_ci(values: list[float]) -> tuple[float, float]:
     return mean, _T95.get(n - 1, 1.96) * sd / math.sqrt(n)
 
 
-def table(records: list[dict[str, Any]], env_id: str) -> str:
+def steps_to(record: dict[str, Any], threshold: float) -> int | None:
+    """The first evaluation step whose held-out hard success reached ``threshold``."""
+    return next((int(step) for step, s in record["curve"] if s >= threshold), None)
+
+
+def table(records: list[dict[str, Any]], env_id: str, threshold: float) -> str:
     """A markdown table of one env's results, one row per scheduler."""
     rows = [
         f"**{env_id}**",
         "",
-        "| scheduler | seeds | steps to threshold (reached) | final held-out hard success |",
+        f"| scheduler | seeds | steps to {threshold:.0%} hard success (runs that reached it) "
+        "| final held-out hard success |",
         "| --- | --- | --- | --- |",
     ]
     for name in SCHEDULERS:
         runs = [r for r in records if r["env_id"] == env_id and r["scheduler"] == name]
         if not runs:
             continue
-        steps = [
-            r["steps_to_threshold"] if r["steps_to_threshold"] is not None else r["total_timesteps"]
-            for r in runs
-        ]
-        reached = sum(r["steps_to_threshold"] is not None for r in runs)
+        reach = [steps_to(r, threshold) for r in runs]
+        steps = [r["total_timesteps"] if s is None else s for r, s in zip(runs, reach, strict=True)]
+        reached = sum(s is not None for s in reach)
         final = [r["final_hard_success"] or 0.0 for r in runs]
         s_mean, s_ci = mean_ci([float(s) for s in steps])
         f_mean, f_ci = mean_ci(final)
@@ -216,6 +222,9 @@ def main() -> None:
     parser.add_argument("--pool-size", type=int, default=64)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--out", type=Path, default=Path("runs/curriculum_compare"))
+    parser.add_argument(
+        "--report-only", action="store_true", help="print the tables of --out's results"
+    )
     args = parser.parse_args()
 
     for name in args.schedulers:
@@ -228,6 +237,11 @@ def main() -> None:
         done = [json.loads(line) for line in results_path.read_text().splitlines() if line]
     key = lambda r: (r["env_id"], r["scheduler"], r["seed"], r["total_timesteps"])  # noqa: E731
     finished = {key(r) for r in done}
+    if args.report_only:
+        for env_id in args.env:
+            budget = [r for r in done if r["total_timesteps"] == args.total_timesteps]
+            print(table(budget, env_id, args.threshold), end="\n\n")
+        return
 
     jobs = []
     for env_id in args.env:
@@ -258,7 +272,8 @@ def main() -> None:
             )
     for env_id in args.env:
         print()
-        print(table([r for r in done if r["total_timesteps"] == args.total_timesteps], env_id))
+        budget = [r for r in done if r["total_timesteps"] == args.total_timesteps]
+        print(table(budget, env_id, args.threshold))
 
 
 if __name__ == "__main__":
