@@ -302,16 +302,22 @@ class CraftEpisode:
         """A copy of ``event`` with what agent ``j`` could not perceive left out.
 
         A ``say`` by an agent beyond ``j``'s hearing range reads just ``say``; the ``cause``
-        of a tile or chest change is ``someone`` when the agent who made it is out of view.
+        of a tile or chest change, and the receiver (``to``) of a give, is ``someone`` when
+        that agent is out of view.
         """
         world = self.world
         seen = dict(event)
         if j == actor:
             return seen
-        if event["type"] == "action" and event["action"].startswith("say "):
+        kind = event["type"]
+        if kind == "action" and event["action"].startswith("say "):
             far = max(abs(world.xs[j] - world.xs[actor]), abs(world.ys[j] - world.ys[actor]))
             if far > world.hearing:
                 seen["action"] = "say"
+        elif kind == "give":
+            k = world.names.index(event["to"])
+            if k != j and not world.sees(j, world.xs[k], world.ys[k]):
+                seen["to"] = "someone"
         elif event.get("cause", "world") != "world":
             k = world.names.index(event["cause"])
             if k != j and not world.sees(j, world.xs[k], world.ys[k]):

@@ -65,7 +65,9 @@ class CraftEnv(CraftEnvBase, gym.Env):
       sticks, table, wooden_pickaxe, stone_pickaxe).
     * ``position``: int16 (2,), x (column) and y (row).
     * ``knowledge``: int8 (5,), 1 for each known recipe, in ``RECIPES`` order.
-    * ``chest``: int16 (8,), the contents of the first adjacent chest (zeros without one).
+    * ``chest``: int16 (8,), the contents of the first adjacent chest, in the order north,
+      east, south, west (zeros without one). Chests are not see-through: this is the only
+      way to see what a chest holds, besides witnessing a change.
     * ``messages``: int16 (3, 7), one row per message heard this step: speaker index + 1,
       verb (1 need, 2 have, 3 recipe, 4 at, 5 go), item or recipe index + 1 (0 for at/go),
       x, y (-1 unless at/go), speaker x, speaker y. Unused rows are 0, 0, 0, -1, -1, -1, -1.
@@ -83,11 +85,12 @@ class CraftEnv(CraftEnvBase, gym.Env):
     view, and its own; another agent's ``say`` from beyond hearing range reads just
     ``"say"``), ``tile`` (``x``, ``y``, ``before``, ``after``, ``cause``: an agent,
     ``"world"``, or ``"someone"`` for an agent out of view), ``chest`` (``chest``, ``x``,
-    ``y``, ``item``, ``change``, ``cause``),
-    ``give`` (``from``, ``to``, ``item``), ``inventory`` (own: ``item``, ``change``),
-    ``message`` (``from``, ``text``, ``verb``, ``speaker_x``, ``speaker_y``) and
-    ``learned`` (``recipe``, ``from``). A change is witnessed when its tile is inside the
-    agent's view window at the end of the step.
+    ``y``, ``item``, ``change``, ``cause``; the item is named whoever the cause),
+    ``give`` (``from``, ``to``: the receiver, or ``"someone"`` when it is out of view,
+    ``item``), ``inventory`` (own: ``item``, ``change``), ``message`` (``from``, ``text``,
+    ``verb``, ``speaker_x``, ``speaker_y``) and ``learned`` (``recipe``, ``from``). A
+    change is witnessed when its tile (a chest's, a tile's, the acting or giving agent's)
+    is inside the agent's view window at the end of the step.
 
     ## Rewards
     +1 when the goal item is obtained; +0.1 the first time each item on the way to it
@@ -113,7 +116,10 @@ class CraftEnv(CraftEnvBase, gym.Env):
     keys and bad values raise ``ValueError``. ``task_space.difficulty(task)`` grows with the
     goal's tech-tree depth, scarcity, map size, water, missing recipes and world events.
     ``env.unwrapped.probes()`` asks about the agent's beliefs of the tracked chest items and
-    event tiles (:class:`~palaestra.envs.craft.beliefs.Probe`).
+    event tiles (:class:`~palaestra.envs.craft.beliefs.Probe`). Each belief answer follows
+    from the agent's own observations and events (rules in
+    :mod:`palaestra.envs.craft.beliefs`): it learns what a chest holds only standing next
+    to it (the ``chest`` observation) or by witnessing an item go in or out.
 
     ## Arguments
     * ``render_mode``: ``None`` or ``"ansi"``.

@@ -44,10 +44,17 @@ class CraftParallelEnv(CraftEnvBase, ParallelEnv):
     whether or not an agent sees them, so an agent's last observation can go stale:
     ``env.probes(agent)`` asks first-order ("where does agent_1 think the wooden_pickaxe
     is?") and second-order ("where does agent_1 think agent_0 thinks the wooden_pickaxe
-    is?") questions, each with the reality answer and the belief answer, the latter from
-    what each agent witnessed (:mod:`palaestra.envs.craft.beliefs`). Each step
-    ``infos[agent]["events"]`` lists what that agent witnessed (schema in ``Craft-v0``'s
-    documentation), the raw material for a memory that tracks beliefs on its own.
+    is?") questions, each with the reality answer and the belief answer. Belief answers
+    follow from what each agent perceived, by the rules of
+    :mod:`palaestra.envs.craft.beliefs`: an agent sees what a chest holds only standing
+    next to it (chests are not see-through), and sees an item move only when the move's
+    source or destination (a chest, an agent) is in its view; second order, what it could
+    tell the other agent, in its view, perceived. Each step ``infos[agent]["events"]``
+    lists what that agent witnessed (schema in ``Craft-v0``'s documentation), the raw
+    material for a memory that tracks beliefs on its own. Messages never change the belief
+    answers: ``have <item>`` or ``at <x> <y>`` may be stale or wrong, and probes score
+    beliefs from perception; a memory module may use what it hears, but it is scored
+    against those perception-based answers.
 
     ## Agents
     ``possible_agents`` is ``agent_0`` .. ``agent_{max_agents-1}``, fixed at construction;

@@ -5,7 +5,10 @@
 ints, and a padded ``int8`` array of two planes (tiles, agents) from which each agent's view
 window is one slice. Every change that someone could witness is appended to
 :attr:`CraftWorld.happenings` as ``(x, y, actor, private_to, event)``; the episode hands
-each agent the events it witnessed.
+each agent the events it witnessed. Every move of a tracked item is also noted in
+:attr:`CraftWorld.notes` with the places it left and reached, from which the belief
+tracker (:mod:`palaestra.envs.craft.beliefs`) tells who witnessed it, by the same
+view rule as the events.
 """
 
 from __future__ import annotations
@@ -118,7 +121,13 @@ class CraftWorld:
         """Forget the previous step's happenings, messages and tracked-item notes."""
         self.happenings: list[tuple[int, int, int, int, dict[str, Any]]] = []
         self.messages: list[Message] = []
-        self.notes: list[tuple[str, str, int, int]] = []
+        self.notes: list[tuple[str, str, int, int, bool]] = []
+        """Each move of a tracked item this step, in order: ``(item, where, source,
+        destination, strict)``, where ``where`` is its new place (``"chest <c>"``, an agent
+        name or ``"used"``), and ``source`` and ``destination`` are places that could be seen
+        (an agent index ``k >= 0``, or ``-(c + 1)`` for chest ``c``); ``strict`` (a give):
+        only an agent who sees the source witnessed it (see
+        :meth:`~palaestra.envs.craft.beliefs.BeliefTracker.update`)."""
 
     # ------------------------------------------------------------------ queries
     def xy(self, p: int) -> tuple[int, int]:
@@ -172,14 +181,15 @@ class CraftWorld:
         event = {"type": "inventory", "item": ITEMS[item], "change": count}
         self.happenings.append((self.xs[i], self.ys[i], i, i, event))
 
-    def _lose(self, i: int, item: int, count: int, where: str) -> None:
-        """Agent ``i`` loses items; its tracked one goes first, to ``where``."""
+    def _lose(
+        self, i: int, item: int, count: int, where: str, dst: int, strict: bool = False
+    ) -> None:
+        """Agent ``i`` loses items; its tracked one goes first, to ``where`` (place ``dst``)."""
         self._gain(i, item, -count)
         name = ITEMS[item]
         if self.tracked.get(name) == self.names[i]:
             self.tracked[name] = where
-            if not where.startswith("chest"):
-                self.notes.append((name, where, self.xs[i], self.ys[i]))
+            self.notes.append((name, where, i, dst, strict))
 
     def act(self, i: int, action: int) -> bool:
         """Carry out agent ``i``'s (legal) action; return whether it had its effect.
@@ -210,7 +220,7 @@ class CraftWorld:
         elif verb == A_PLACE:
             q = p + self.offsets[arg]
             if self.inv[i][TABLE_ITEM] and self.grid[q] == GRASS and not self.occ[q]:
-                self._lose(i, TABLE_ITEM, 1, "used")
+                self._lose(i, TABLE_ITEM, 1, "used", i)
                 self._set_tile(q, TABLE, self.names[i])
                 ok = True
         elif verb in (A_PUT, A_TAKE, A_GIVE):
@@ -249,7 +259,7 @@ class CraftWorld:
         if _RECIPE_TABLE[r] and not any(self.grid[p + o] == TABLE for o in self.offsets):
             return False
         for item, count in _RECIPE_INPUTS[r]:
-            self._lose(i, item, count, "used")
+            self._lose(i, item, count, "used", i)
         output, count = _RECIPE_OUTPUT[r]
         self._gain(i, output, count)
         return True
@@ -263,7 +273,7 @@ class CraftWorld:
                     self._gain(i, item, 1)
                     if self.tracked.get(name) == f"chest {c}":
                         self.tracked[name] = self.names[i]
-                        self.notes.append((name, self.names[i], self.xs[i], self.ys[i]))
+                        self.notes.append((name, self.names[i], -c - 1, i, False))
                     return True
             return False
         if not self.inv[i][item]:
@@ -272,13 +282,13 @@ class CraftWorld:
             chests = self.adjacent_chests(i)
             if not chests:
                 return False
-            self._lose(i, item, 1, f"chest {chests[0]}")
+            self._lose(i, item, 1, f"chest {chests[0]}", -chests[0] - 1)
             self._chest_change(chests[0], item, 1, self.names[i])
             return True
         for o in self.offsets:
             j = self.occ[p + o] - 1
             if j >= 0:
-                self._lose(i, item, 1, self.names[j])
+                self._lose(i, item, 1, self.names[j], j, strict=True)
                 self._gain(j, item, 1)
                 event = {"type": "give", "from": self.names[i], "to": self.names[j]}
                 event["item"] = name
@@ -327,10 +337,11 @@ class CraftWorld:
         where = self.tracked.get(name, "")
         if not where.startswith("chest") or where == f"chest {event['to']}":
             return
-        item = ITEM_INDEX[name]
-        self._chest_change(int(where.split()[1]), item, -1, "world")
-        self._chest_change(event["to"], item, 1, "world")
-        self.tracked[name] = f"chest {event['to']}"
+        item, c, to = ITEM_INDEX[name], int(where.split()[1]), event["to"]
+        self._chest_change(c, item, -1, "world")
+        self._chest_change(to, item, 1, "world")
+        self.tracked[name] = f"chest {to}"
+        self.notes.append((name, f"chest {to}", -c - 1, -to - 1, False))
 
     def deliver(self) -> list[list[Message]]:
         """Hand each message to the agents within hearing range; ``recipe`` teaches.
