@@ -10,7 +10,7 @@ fresh draws from the family, never in the training pool.
 Per scheduler the script prints, as mean ± 95% confidence interval over seeds (Student t):
 
 * steps until the held-out hard success first reaches ``--threshold`` (runs that never reach
-  it count as the full budget, and the table says how many reached it);
+  it count as their full budget, and the table says how many reached it);
 * the held-out hard success at the end of training.
 
 Runs are spread over ``--workers`` processes (one torch thread each) and appended to
@@ -198,7 +198,11 @@ def table(records: list[dict[str, Any]], env_id: str, threshold: float) -> str:
         if not runs:
             continue
         reach = [steps_to(r, threshold) for r in runs]
-        steps = [r["total_timesteps"] if s is None else s for r, s in zip(runs, reach, strict=True)]
+        # A run that never reached the threshold counts as its whole budget (its last step).
+        steps = [
+            (r["curve"][-1][0] if r["curve"] else r["total_timesteps"]) if s is None else s
+            for r, s in zip(runs, reach, strict=True)
+        ]
         reached = sum(s is not None for s in reach)
         final = [r["final_hard_success"] or 0.0 for r in runs]
         s_mean, s_ci = mean_ci([float(s) for s in steps])
