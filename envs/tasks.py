@@ -313,6 +313,15 @@ class TaskChannel:
         """Validate ``task`` (``ValueError`` naming a bad key) and use it from the next reset."""
         self._task = self.task_space.validate(task)
 
+    def _set_task_from_options(self, options: Mapping[str, Any] | None) -> None:
+        """At reset: apply ``options["task"]``, if given, with :meth:`set_task`.
+
+        Other option keys are logged and ignored (:func:`task_from_options`).
+        """
+        task = task_from_options(options, self.task_space.name)
+        if task is not None:
+            self.set_task(task)
+
 
 def task_from_options(options: Mapping[str, Any] | None, family: str) -> Any:
     """The ``task`` entry of ``reset`` options, or None; other keys are logged and ignored.

@@ -180,7 +180,7 @@ def test_unknown_reset_option_is_logged_and_ignored(closing, env_class, caplog):
     # PettingZoo's API test passes a dummy option, so unknown keys cannot be an error; they
     # are reported, and the task option next to them still applies.
     env = closing(env_class())
-    with caplog.at_level(logging.WARNING, logger="palaestra.envs.carry.core"):
+    with caplog.at_level(logging.WARNING, logger="palaestra.envs.tasks"):
         env.reset(seed=0, options={"seed_offset": 1, "task": {"role": "leader"}})
     assert "seed_offset" in caplog.text and "'task'" in caplog.text
     assert env.task["role"] == "leader"

@@ -15,7 +15,6 @@ from palaestra.envs.carry.core import (
     carrier_action_space,
     carrier_observation_space,
     check_render_mode,
-    task_from_options,
     validate_action,
 )
 
@@ -138,9 +137,7 @@ class CarryEnv(CarryEnvBase, gym.Env):
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """Start an episode; ``options={"task": {...}}`` sets the task first."""
         super().reset(seed=seed)
-        task = task_from_options(options)
-        if task is not None:
-            self._task = self.task_space.validate(task)
+        self._set_task_from_options(options)
         self._learner = 1 if self._task["role"] == "leader" else 0
         self._episode.reset(self._task, self.np_random, scripted={1 - self._learner})
         if self.render_mode == "human":

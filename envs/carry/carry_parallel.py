@@ -17,7 +17,6 @@ from palaestra.envs.carry.core import (
     carrier_action_space,
     carrier_observation_space,
     check_render_mode,
-    task_from_options,
     validate_action,
 )
 
@@ -133,9 +132,7 @@ class CarryParallelEnv(CarryEnvBase, ParallelEnv):
         """Start an episode; ``options={"task": {...}}`` sets the task first."""
         if seed is not None or self._rng is None:
             self._rng, _ = gym.utils.seeding.np_random(seed)
-        task = task_from_options(options)
-        if task is not None:
-            self._task = self.task_space.validate(task)
+        self._set_task_from_options(options)
         lead = 1 if self._task["role"] == "leader" else 0
         seats = {"carrier_0": lead, "carrier_1": 1 - lead}
         scripted = {seats[self.scripted_partner]} if self.scripted_partner else set()

@@ -27,7 +27,6 @@ from palaestra.envs.carry.sim import (
 )
 from palaestra.envs.carry.task import CARRY_TASK_SPACE
 from palaestra.envs.tasks import TaskChannel
-from palaestra.envs.tasks import task_from_options as _task_from_options
 
 __all__ = [
     "FORCE_SCALE",
@@ -44,7 +43,6 @@ __all__ = [
     "carrier_action_space",
     "carrier_observation_space",
     "check_render_mode",
-    "task_from_options",
     "validate_action",
 ]
 
@@ -354,11 +352,6 @@ def carrier_action_space() -> Any:
     from gymnasium import spaces
 
     return spaces.Box(-1.0, 1.0, shape=(3,), dtype=np.float32)
-
-
-def task_from_options(options: Mapping[str, Any] | None) -> Any:
-    """The ``task`` entry of ``reset`` options, or None; other keys are logged and ignored."""
-    return _task_from_options(options, "carry")
 
 
 def check_render_mode(render_mode: str | None, allowed: list[str]) -> bool:

@@ -10,7 +10,7 @@ outlives episodes) and recomputed only for a key not seen before.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -42,9 +42,8 @@ from palaestra.envs.craft.vocabulary import (
 )
 from palaestra.envs.craft.world import CraftWorld, Message
 from palaestra.envs.games import game_observation_space, legal_actions, resolve_action
-from palaestra.envs.tasks import task_from_options as _task_from_options
 
-__all__ = ["MAX_VIEW_RADIUS", "CraftEpisode", "craft_vector_space", "task_from_options"]
+__all__ = ["MAX_VIEW_RADIUS", "CraftEpisode", "craft_vector_space"]
 
 log = logging.getLogger(__name__)
 
@@ -95,11 +94,6 @@ def craft_vector_space(radius: int) -> spaces.Dict:
             "action_mask": spaces.Box(0, 1, (_N_ACTIONS,), dtype=np.int8),
         }
     )
-
-
-def task_from_options(options: Mapping[str, Any] | None) -> Any:
-    """The ``task`` entry of ``reset`` options, or None; other keys are logged and ignored."""
-    return _task_from_options(options, "craft")
 
 
 def _mask_for(key: tuple[Any, ...]) -> np.ndarray:

@@ -15,7 +15,7 @@ from palaestra.envs.craft.base import (
     check_radius,
     check_render_mode,
 )
-from palaestra.envs.craft.core import CraftEpisode, task_from_options
+from palaestra.envs.craft.core import CraftEpisode
 from palaestra.envs.craft.task import CRAFT_SOLO_TASK_SPACE
 from palaestra.envs.craft.vocabulary import PRIMITIVE_ACTIONS
 from palaestra.envs.games import check_illegal_action, check_obs_mode
@@ -168,9 +168,7 @@ class CraftEnv(CraftEnvBase, gym.Env):
     ) -> tuple[Any, dict[str, Any]]:
         """Start an episode; ``options={"task": {...}}`` sets the task first."""
         super().reset(seed=seed)
-        task = task_from_options(options)
-        if task is not None:
-            self.set_task(task)
+        self._set_task_from_options(options)
         episode = self._episode
         episode.reset(self._task, self.np_random, self._difficulty)
         episode.refresh_masks()

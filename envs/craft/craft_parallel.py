@@ -17,7 +17,7 @@ from palaestra.envs.craft.base import (
     check_radius,
     check_render_mode,
 )
-from palaestra.envs.craft.core import CraftEpisode, task_from_options
+from palaestra.envs.craft.core import CraftEpisode
 from palaestra.envs.craft.task import MAX_AGENTS, craft_task_space
 from palaestra.envs.craft.vocabulary import PRIMITIVE_ACTIONS
 from palaestra.envs.games import check_illegal_action, check_obs_mode
@@ -163,9 +163,7 @@ class CraftParallelEnv(CraftEnvBase, ParallelEnv):
         """Start an episode; ``options={"task": {...}}`` sets the task first."""
         if seed is not None or self._rng is None:
             self._rng, _ = gym.utils.seeding.np_random(seed)
-        task = task_from_options(options)
-        if task is not None:
-            self.set_task(task)
+        self._set_task_from_options(options)
         episode = self._episode
         episode.max_steps = check_int("max_cycles", self.max_cycles, 1, MAX_STEPS_LIMIT)
         episode.reset(self._task, self._rng, self._difficulty)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from typing import Any
 
 from gymnasium import spaces
@@ -25,24 +24,17 @@ from palaestra.envs.holdem.views import (
     vector_space,
 )
 from palaestra.envs.tasks import TaskChannel
-from palaestra.envs.tasks import task_from_options as _task_from_options
 
 __all__ = [
     "HoldemEnvBase",
     "check_hands",
     "check_render_mode",
     "fallback_action",
-    "task_from_options",
 ]
 
 log = logging.getLogger(__name__)
 _NO_ACTIONS = [0, 0, 0, 0, 0, 0]
 MAX_HANDS = 100_000
-
-
-def task_from_options(options: Mapping[str, Any] | None) -> Any:
-    """The ``task`` entry of ``reset`` options, or None; other keys are logged and ignored."""
-    return _task_from_options(options, "holdem")
 
 
 def check_render_mode(render_mode: Any, allowed: list[str]) -> None:

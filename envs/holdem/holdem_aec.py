@@ -17,7 +17,6 @@ from palaestra.envs.holdem.common import (
     check_hands,
     check_render_mode,
     fallback_action,
-    task_from_options,
 )
 from palaestra.envs.holdem.engine import ACTIONS
 from palaestra.envs.holdem.table import Table
@@ -212,9 +211,7 @@ class HoldemAECEnv(HoldemEnvBase, AECEnv):
         """Deal the first hand; ``options={"task": {...}}`` sets the task first."""
         if seed is not None or self.np_random is None:
             self.np_random, _ = seeding.np_random(seed)
-        task = task_from_options(options)
-        if task is not None:
-            self._task = self._validate(task)
+        self._set_task_from_options(options)
         n = self._task["num_players"]
         players = self.possible_agents[:n]
         self.agents = [players[k] for k in range(n) if self._task["stacks"][k] > 0]

@@ -14,7 +14,6 @@ from palaestra.envs.holdem.common import (
     check_hands,
     check_render_mode,
     fallback_action,
-    task_from_options,
 )
 from palaestra.envs.holdem.engine import ACTIONS
 from palaestra.envs.holdem.opponents import OPPONENTS, Opponent
@@ -166,9 +165,7 @@ class HoldemEnv(HoldemEnvBase, gym.Env):
     ) -> tuple[Any, dict[str, Any]]:
         """Deal until the learner has a decision; ``options={"task": {...}}`` sets the task."""
         super().reset(seed=seed)
-        task = task_from_options(options)
-        if task is not None:
-            self._task = self.task_space.validate(task)
+        self._set_task_from_options(options)
         n, stacks = self._task["num_players"], self._task["stacks"]
         if self.seat is None:
             seats = [k for k in range(n) if stacks[k] > 0]
