@@ -236,6 +236,10 @@ def train(
         )
 
     obs, mask, critic = reset_envs()
+    # Only callbacks that override on_advantages get the rollout's arrays (a host copy).
+    score_listeners = [
+        cb for cb in callbacks if type(cb).on_advantages is not Callback.on_advantages
+    ]
     for callback in callbacks:
         callback.on_training_start(state)
     progress = _Progress(num_updates, config.quiet)
@@ -284,9 +288,9 @@ def train(
 
             # ---------------------------------------------------------- 3. advantages
             storage.compute_returns(value(obs, critic), ppo.gamma, ppo.gae_lambda)
-            if callbacks:
+            if score_listeners:
                 arrays = storage.numpy_views("advantages", "values", "valid")
-                for callback in callbacks:
+                for callback in score_listeners:
                     callback.on_advantages(state, *arrays)
 
             # -------------------------------------------------------------- 4. update
