@@ -1,27 +1,30 @@
 """Scripted carriers for the carry envs: an admittance follower and a passive carrier.
 
-Both read only the observation vector of ``palaestra/Carry-v0`` (proprioception), so they
-play wherever a learned policy would and give reference points for it.
+Both read only the observation vector of ``palaestra/Carry-v0`` (proprioception), laid out
+as :mod:`palaestra.envs.carry.layout` says, so they play wherever a learned policy would and
+give reference points for it. They follow the agent interface
+(:mod:`palaestra.agents.base`): ``act(observation, info=None)`` and ``reset(seed=None)``.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from palaestra.envs.carry.layout import CONTROL_DT, FORCE_SCALE, MAX_WALK_SPEED, OBS_INDEX
+
 __all__ = ["AdmittanceFollower", "PassiveCarrier"]
 
-# Observation layout (palaestra.envs.carry.OBS_NAMES); kept here as plain indices so this
-# module does not import the env (and with it pybullet).
-_FORCE_X, _FORCE_Y = 4, 5
-_PITCH = 11
-_PREV_X, _PREV_Y = 12, 13
-_ROLE, _GOAL_X, _GOAL_Y, _GOAL_DIST = 15, 16, 17, 18
-_FORCE_SCALE = 100.0  # palaestra.envs.carry.core.FORCE_SCALE
-_MAX_WALK = 1.0  # palaestra.envs.carry.core.MAX_WALK_SPEED
-_CONTROL_DT = 0.02  # palaestra.envs.carry.sim.CONTROL_DT
+# The layout module does not import pybullet, so neither does this one.
+_FORCE_X, _FORCE_Y = OBS_INDEX["grip_force_x"], OBS_INDEX["grip_force_y"]
+_PITCH = OBS_INDEX["object_pitch"]
+_PREV_X, _PREV_Y = OBS_INDEX["prev_action_x"], OBS_INDEX["prev_action_y"]
+_ROLE = OBS_INDEX["role"]
+_GOAL_X, _GOAL_Y = OBS_INDEX["goal_dir_x"], OBS_INDEX["goal_dir_y"]
+_GOAL_DIST = OBS_INDEX["goal_distance"]
 
 
 class AdmittanceFollower:
@@ -64,43 +67,45 @@ class AdmittanceFollower:
         self.lead_speed = lead_speed
         self.max_speed = max_speed
 
-    def reset(self) -> None:
-        """Nothing to forget: the follower is memoryless."""
+    def reset(self, seed: int | None = None) -> None:
+        """Nothing to forget: the follower is memoryless and deterministic (``seed`` unused)."""
 
-    def act(self, observation: Any) -> np.ndarray:
-        """Return the action for a ``Carry-v0`` observation."""
+    def act(self, observation: Any, info: Mapping[str, Any] | None = None) -> np.ndarray:
+        """Return the action for a ``Carry-v0`` observation (``info`` is not needed)."""
         obs = np.asarray(observation, dtype=np.float64)
-        fx = obs[_FORCE_X] * _FORCE_SCALE
-        fy = obs[_FORCE_Y] * _FORCE_SCALE
+        fx = obs[_FORCE_X] * FORCE_SCALE
+        fy = obs[_FORCE_Y] * FORCE_SCALE
         magnitude = math.hypot(fx, fy)
         if magnitude > self.deadband:
             scale = (magnitude - self.deadband) / magnitude
             fx, fy = fx * scale, fy * scale
         else:
             fx = fy = 0.0
-        # The previous action is the walking velocity of the last step (1 = _MAX_WALK m/s).
-        vx, vy = obs[_PREV_X] * _MAX_WALK, obs[_PREV_Y] * _MAX_WALK
+        # The previous action is the walking velocity of the last step (1 = MAX_WALK_SPEED m/s).
+        vx, vy = obs[_PREV_X] * MAX_WALK_SPEED, obs[_PREV_Y] * MAX_WALK_SPEED
         if obs[_ROLE] > 0:
             # Leading: walk towards the goal, slowing down within a metre of it.
             speed = min(self.lead_speed, self.lead_speed * obs[_GOAL_DIST])
             vx, vy = speed * obs[_GOAL_X], speed * obs[_GOAL_Y]
         else:
-            step = _CONTROL_DT / self.mass
+            step = CONTROL_DT / self.mass
             vx += step * (fx - self.damping * vx)
             vy += step * (fy - self.damping * vy)
         speed = math.hypot(vx, vy)
         if speed > self.max_speed:
             vx, vy = vx * self.max_speed / speed, vy * self.max_speed / speed
         lift = -self.level_gain * obs[_PITCH]
-        return np.clip(np.array([vx / _MAX_WALK, vy / _MAX_WALK, lift], np.float32), -1.0, 1.0)
+        return np.clip(
+            np.array([vx / MAX_WALK_SPEED, vy / MAX_WALK_SPEED, lift], np.float32), -1.0, 1.0
+        )
 
 
 class PassiveCarrier:
     """A carrier that holds its handle and never moves (action zero)."""
 
-    def reset(self) -> None:
-        """Nothing to forget."""
+    def reset(self, seed: int | None = None) -> None:
+        """Nothing to forget (``seed`` unused)."""
 
-    def act(self, observation: Any) -> np.ndarray:
+    def act(self, observation: Any, info: Mapping[str, Any] | None = None) -> np.ndarray:
         """Return the zero action."""
         return np.zeros(3, dtype=np.float32)

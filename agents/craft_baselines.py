@@ -8,6 +8,11 @@ the tests show those tasks are solvable. :class:`CooperativeCrafter` plans the s
 only with the recipes it knows; it asks for the others with ``say need <item>`` and answers
 what it hears (read from its observation's ``messages``). :class:`RandomCraftAgent` picks a
 uniformly random legal action with its own seeded generator.
+
+All three follow the agent interface (:mod:`palaestra.agents.base`): ``act(observation,
+info=None)`` and ``reset(seed=None)``. The planner and the crafter read the simulator
+(``env.unwrapped.world``) besides their observation, so they take the env in their
+constructor.
 """
 
 from __future__ import annotations
@@ -87,6 +92,11 @@ def _region(world: CraftWorld, start: int, blocked: int) -> set[int]:
 class CraftPlanner:
     """Solves a Craft task for one agent with full knowledge of the map (BFS + tech tree).
 
+    It reads the simulator, not its observation: every step it plans on the whole map, the
+    inventories and the chests (``env.unwrapped.world``) and on the running episode's goal,
+    which is why it takes the env in its constructor. It must act in that env, for the agent
+    it was given.
+
     Args:
         env: The env (``Craft-v0`` or ``craft-v0``, wrapped or not); read through
             ``env.unwrapped.world`` and ``env.unwrapped.task``.
@@ -102,8 +112,8 @@ class CraftPlanner:
         self.known_only = known_only
         self.reset()
 
-    def reset(self) -> None:
-        """Forget the route being followed."""
+    def reset(self, seed: int | None = None) -> None:
+        """Forget the route being followed (the planner is deterministic: ``seed`` unused)."""
         self._route: list[int] = []
         self._target: tuple[Any, ...] | None = None
         self._site: tuple[int, int] | None = None
@@ -213,8 +223,13 @@ class CraftPlanner:
         return order
 
     # ------------------------------------------------------------------ acting
-    def act(self, observation: Any = None) -> int:
-        """The next action (``noop`` when there is nothing it can do)."""
+    def act(self, observation: Any = None, info: Mapping[str, Any] | None = None) -> int:
+        """The next action (``noop`` when there is nothing it can do).
+
+        Args:
+            observation: Ignored: the planner reads the simulator (see the class).
+            info: Ignored.
+        """
         sub = self.subgoal()
         if sub is None or sub[0] == "unknown":
             return NOOP
@@ -272,8 +287,9 @@ class CooperativeCrafter:
     Each step, in order: if it heard ``need X`` for a recipe it knows and has not taught
     yet, it says ``recipe X``; if its plan is blocked on a recipe it does not know, it says
     ``need X`` (again every ``ask_every`` steps) and waits; otherwise it follows its plan
-    (:class:`CraftPlanner` with ``known_only=True``). Messages are read from the ``messages``
-    rows of its vector observation; the map is read from the env, as the planner does.
+    (:class:`CraftPlanner` with ``known_only=True``). Messages and the action mask are read
+    from its vector (or ``both``) observation; the map is read from the simulator
+    (``env.unwrapped.world``), as the planner does, so it takes the env in its constructor.
 
     Args:
         env: The env (``craft-v0`` or ``Craft-v0``).
@@ -288,16 +304,16 @@ class CooperativeCrafter:
         self.ask_every = ask_every
         self.reset()
 
-    def reset(self) -> None:
-        """Forget requests, replies and the planner's route."""
+    def reset(self, seed: int | None = None) -> None:
+        """Forget requests, replies and the planner's route (deterministic: ``seed`` unused)."""
         self.planner.reset()
         self._requests: list[str] = []
         self._taught: set[str] = set()
         self._last_ask = -(10**9)
         self._t = 0
 
-    def act(self, observation: Mapping[str, Any]) -> int:
-        """The next action, from a vector (or ``both``) observation."""
+    def act(self, observation: Mapping[str, Any], info: Mapping[str, Any] | None = None) -> int:
+        """The next action, from a vector (or ``both``) observation (``info`` is not needed)."""
         self._t += 1
         mask = np.asarray(observation["action_mask"])
         for row in np.asarray(observation["messages"]):
@@ -328,27 +344,40 @@ class RandomCraftAgent:
     """Plays a uniformly random legal action, with its own seeded generator.
 
     Args:
-        seed: Seed of the agent's generator (``reset`` does not reseed it).
+        seed: Seed of the agent's generator; ``reset(seed)`` reseeds it, ``reset()`` keeps
+            drawing from it.
     """
 
     def __init__(self, seed: int | None = None) -> None:
         self.rng = np.random.default_rng(seed)
 
-    def reset(self) -> None:
-        """Nothing to forget."""
+    def reset(self, seed: int | None = None) -> None:
+        """Reseed the generator when ``seed`` is given; there is nothing else to forget."""
+        if seed is not None:
+            self.rng = np.random.default_rng(seed)
 
-    def act(self, observation: Any, legal_actions: Mapping[int, str] | None = None) -> int:
+    def act(self, observation: Any, info: Mapping[str, Any] | None = None) -> int:
         """A random legal action.
 
         Args:
-            observation: A vector (or ``both``) observation, whose ``action_mask`` is used
-                when ``legal_actions`` is not given.
-            legal_actions: ``info["legal_actions"]`` (needed for text observations).
+            observation: The agent's observation; a vector (or ``both``) observation's
+                ``action_mask`` gives the legal actions when ``info`` is None.
+            info: The step's info; its ``legal_actions`` are used when given (needed for
+                text observations).
+
+        Raises:
+            ValueError: if neither ``info["legal_actions"]`` nor an ``action_mask`` is given.
         """
-        if legal_actions is not None:
-            choices = sorted(legal_actions)
-        else:
+        legal = info.get("legal_actions") if info is not None else None
+        if legal is not None:
+            choices = sorted(legal)
+        elif isinstance(observation, Mapping) and "action_mask" in observation:
             choices = np.flatnonzero(np.asarray(observation["action_mask"])).tolist()
+        else:
+            raise ValueError(
+                "RandomCraftAgent.act needs info['legal_actions'] or an observation with an "
+                "'action_mask' (a text observation has none: pass the step's info)"
+            )
         if not choices:
             return NOOP
         return int(choices[int(self.rng.integers(len(choices)))])

@@ -15,19 +15,24 @@ agent, the action and the legal ones; ``"penalize"`` takes the env's documented 
 gives a penalty and sets ``info["invalid_action"] = True``. Gymnasium single-agent variants
 default to ``"penalize"`` (so mask-unaware learners and Gymnasium's checker work); PettingZoo
 envs default to ``"raise"``.
+
+The argument and step checks every palaestra env shares (carry included) live here too:
+:func:`check_render_mode`, :func:`check_agent_name` and :func:`check_parallel_step` (the
+checks of a PettingZoo Parallel ``step``: the episode is running, the actions are a dict
+holding exactly the live agents).
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import string
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import ModuleType
 from typing import Any, Literal
 
 import numpy as np
 from gymnasium import spaces
-from gymnasium.error import CustomSpaceError
+from gymnasium.error import CustomSpaceError, ResetNeeded
 from gymnasium.vector.utils import create_shared_memory
 
 __all__ = [
@@ -37,8 +42,11 @@ __all__ = [
     "IllegalAction",
     "ObsMode",
     "TextView",
+    "check_agent_name",
     "check_illegal_action",
     "check_obs_mode",
+    "check_parallel_step",
+    "check_render_mode",
     "game_observation_space",
     "legal_actions",
     "resolve_action",
@@ -68,6 +76,53 @@ def check_illegal_action(illegal_action: Any) -> str:
             f"got {illegal_action!r}"
         )
     return str(illegal_action)
+
+
+def check_render_mode(render_mode: Any, allowed: Sequence[str]) -> None:
+    """Raise ``ValueError`` for a render mode the env does not declare (None always passes).
+
+    Args:
+        render_mode: The ``render_mode`` argument given to the env.
+        allowed: The env's ``metadata["render_modes"]``.
+    """
+    if render_mode is not None and render_mode not in allowed:
+        raise ValueError(f"render_mode must be one of {allowed} or None, got {render_mode!r}")
+
+
+def check_agent_name(agent: Any, possible_agents: Sequence[str]) -> None:
+    """Raise ``ValueError`` naming ``agent`` if it is not one of ``possible_agents``."""
+    if agent not in possible_agents:
+        raise ValueError(f"unknown agent {agent!r}; agents are {possible_agents}")
+
+
+def check_parallel_step(
+    env_name: str, actions: Any, agents: Sequence[str], *, running: bool = True
+) -> None:
+    """The checks of a PettingZoo Parallel env's ``step(actions)``, before anything changes.
+
+    Args:
+        env_name: The env's name for messages (``"carry-v0"``).
+        actions: What ``step`` was given.
+        agents: The live agents (``env.agents``); empty once the episode has ended.
+        running: Whether the episode is running (False after its end or before any reset).
+
+    Raises:
+        gymnasium.error.ResetNeeded: if the episode is not running or no agent is live.
+        ValueError: if ``actions`` is not a mapping, names an agent that is not live, or
+            misses a live one; the message names the agents.
+    """
+    if not running or not agents:
+        raise ResetNeeded(
+            f"{env_name}: the episode has ended (or never started); call reset() before step()"
+        )
+    if not isinstance(actions, Mapping):
+        raise ValueError(f"actions must be a dict from agent name to action, got {actions!r}")
+    for agent in actions:
+        if agent not in agents:
+            raise ValueError(f"unknown agent {agent!r} in actions; live agents: {agents}")
+    missing = [a for a in agents if a not in actions]
+    if missing:
+        raise ValueError(f"actions are missing agent(s) {missing}; live agents: {agents}")
 
 
 class TextView(spaces.Text):

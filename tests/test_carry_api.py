@@ -66,7 +66,7 @@ NOISY = {"partner_noise": 0.5}
 
 
 def _client(env) -> int:
-    return env.unwrapped._episode.sim.client
+    return env.unwrapped.physics_client
 
 
 def _small_actions(n: int, seed: int, agents: int = 0) -> np.ndarray:
@@ -446,7 +446,7 @@ def test_gym_success_is_measured_from_the_world(closing):
     steps = len(traj) - 1
     _check_metrics(info, steps)
     assert info["success"] is True
-    x, y, _ = env.unwrapped._episode.sim.obj_pos
+    x, y, _ = env.unwrapped.episode_state.object_position
     remaining = math.hypot(2.0 - x, y)
     assert remaining < GOAL_RADIUS
     assert info["displacement"] == pytest.approx(2.0 - remaining, abs=1e-6)
@@ -533,3 +533,85 @@ def test_closed_env_refuses_clearly(env_class):
         step()
     with pytest.raises(RuntimeError, match="closed"):
         env.reset(seed=0)
+
+
+# ------------------------------------------------------------------ state view and layout
+def test_state_is_a_read_only_snapshot_of_the_episode(closing):
+    import dataclasses
+
+    env = closing(gym.make(GYM_ID, task={"route_length": 2.0}))
+    with pytest.raises(ResetNeeded, match=r"reset\(\)"):
+        _ = env.unwrapped.episode_state
+    env.reset(seed=0)
+    start = env.unwrapped.episode_state
+    assert (start.steps, start.time_s, start.done, start.end_reason) == (0, 0.0, False, "")
+    assert [c.name for c in start.carriers] == ["learner", "partner"]
+    learner, partner = start.carriers
+    assert (learner.role, learner.scripted, partner.role, partner.scripted) == (
+        "follower", False, "leader", True,
+    )  # fmt: skip
+    assert learner.lift_height == pytest.approx(0.9, abs=0.01)
+    assert start.goal == pytest.approx((2.0, 0.0)) and start.tilt_deg < 1.0
+    assert start.goal_distance == pytest.approx(math.hypot(2.0 - start.object_position[0],
+                                                           start.object_position[1]))  # fmt: skip
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        start.steps = 5  # type: ignore[misc]
+    for _ in range(10):
+        env.step(np.array([1.0, 0.0, 0.0], np.float32))
+    now = env.unwrapped.episode_state
+    assert start.steps == 0 and now.steps == 10  # the snapshot does not change
+    assert now.time_s == pytest.approx(10 * 0.02)
+    assert now.progress > start.progress and now.object_position != start.object_position
+    while True:
+        *_, terminated, truncated, info = env.step(np.array([1.0, 0.0, 0.0], np.float32))
+        if terminated or truncated:
+            break
+    end = env.unwrapped.episode_state
+    assert end.done and end.end_reason == info["end_reason"] == "success"
+    assert end.goal_distance < GOAL_RADIUS
+    assert end.time_s == pytest.approx(info["episode_time_s"])
+    with pytest.raises(ValueError, match=r"unknown carrier 'carrier_0'.*learner"):
+        end.carrier("carrier_0")
+
+
+def test_parallel_state_names_both_carriers(closing):
+    env = closing(CarryParallelEnv(scripted_partner="carrier_1"))
+    env.reset(seed=0, options={"task": {"role": "leader"}})
+    state = env.episode_state
+    assert [c.name for c in state.carriers] == ["carrier_0", "carrier_1"]
+    assert state.carrier("carrier_0").role == "leader"
+    assert state.carrier("carrier_1").scripted and not state.carrier("carrier_0").scripted
+    assert env.physics_client == _client(env)
+    with pytest.raises(NotImplementedError):  # PettingZoo's global state() is not shadowed
+        env.state()
+
+
+def test_layout_and_state_import_without_pybullet():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from palaestra.envs.carry.layout import OBS_NAMES, OBS_INDEX, FORCE_SCALE\n"
+        "from palaestra.envs.carry.state import CarryState\n"
+        "from palaestra.envs.carry import OBS_NAMES as names\n"
+        "import palaestra.agents.carry_baselines\n"
+        "assert names is OBS_NAMES and len(OBS_NAMES) == 19\n"
+        "print(sorted(m for m in ('pybullet', 'torch') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_layout_names_the_documented_entries():
+    from palaestra.envs.carry import layout
+
+    # The documented table: previous action at 12:15, role at 15, goal at 16:19.
+    assert layout.OBS_DIM == 19 and layout.OBS_INDEX["prev_action_x"] == 12
+    assert layout.OBS_INDEX["role"] == 15 and layout.OBS_INDEX["goal_distance"] == 18
+    assert layout.CONTROL_DT == 0.02 and layout.FORCE_SCALE == 100.0
+    env = CarryEnv()
+    try:
+        assert env.observation_space.shape == (layout.OBS_DIM,)
+    finally:
+        env.close()

@@ -76,7 +76,7 @@ def test_gym_bad_action_raises_and_leaves_episode_untouched(closing, action, pat
     ref.reset(seed=0)
     with pytest.raises(ValueError, match=pattern):
         env.step(action)
-    assert env.unwrapped._episode.steps == 0
+    assert env.unwrapped.episode_state.steps == 0
     good = np.array([0.2, -0.1, 0.0], np.float32)
     obs, reward, *_ = env.step(good)
     ref_obs, ref_reward, *_ = ref.step(good)
@@ -89,7 +89,7 @@ def test_parallel_bad_action_names_the_agent(closing, action, pattern):
     env.reset(seed=0)
     with pytest.raises(ValueError, match=rf"carrier_1\b.*{pattern}"):
         env.step({"carrier_0": np.zeros(3, np.float32), "carrier_1": action})
-    assert env.unwrapped._episode.steps == 0
+    assert env.unwrapped.episode_state.steps == 0
     assert env.agents == AGENTS
 
 
@@ -241,7 +241,7 @@ def test_parallel_missing_and_unknown_agents_raise(closing):
         env.step(np.zeros((2, 3), np.float32))
     with pytest.raises(ValueError, match=r"unknown agent 'carrier_9'"):
         env.action_space("carrier_9")
-    assert env.unwrapped._episode.steps == 0
+    assert env.unwrapped.episode_state.steps == 0
 
     solo = closing(CarryParallelEnv(scripted_partner="carrier_1"))
     solo.reset(seed=0)
@@ -341,16 +341,15 @@ def fuzz_par_env():
 @given(action=_ARRAYS)
 def test_gym_step_with_arbitrary_arrays(fuzz_env, action):
     env = fuzz_env
-    episode = env.unwrapped._episode
-    steps = episode.steps
+    steps = env.unwrapped.episode_state.steps
     expected = _expected_clip(action)
     if expected is None:
         with pytest.raises(ValueError, match="learner"):
             env.step(action)
-        assert episode.steps == steps
+        assert env.unwrapped.episode_state.steps == steps
         return
     obs, reward, terminated, truncated, _ = env.step(action)
-    assert episode.steps == steps + 1
+    assert env.unwrapped.episode_state.steps == steps + 1
     assert obs.dtype == np.float32 and obs.shape == (OBS_DIM,)
     assert obs in env.observation_space
     assert isinstance(reward, float) and math.isfinite(reward)
@@ -363,12 +362,12 @@ def test_gym_step_with_arbitrary_arrays(fuzz_env, action):
 @given(action=_ARRAYS)
 def test_parallel_step_with_arbitrary_arrays(fuzz_par_env, action):
     env = fuzz_par_env
-    steps = env._episode.steps
+    steps = env.episode_state.steps
     expected = _expected_clip(action)
     if expected is None:
         with pytest.raises(ValueError, match=r"carrier_1\b"):
             env.step({"carrier_1": action})
-        assert env._episode.steps == steps
+        assert env.episode_state.steps == steps
         return
     obs, rewards, terms, truncs, _ = env.step({"carrier_1": action})
     assert obs["carrier_1"] in env.observation_space("carrier_1")

@@ -41,14 +41,13 @@ def _hold():
 @pytest.mark.parametrize("mass_scale", [1.0, 2.0])
 def test_object_stays_level_and_weight_is_shared_while_holding_still(pz, kind, mass_scale):
     pz.reset(seed=0, options={"task": {"object": kind, "mass_scale": mass_scale}})
-    sim = pz._episode.sim
-    start_z = sim.obj_pos[2]
+    start_z = pz.episode_state.object_position[2]
     max_tilt = 0.0
     for _ in range(500):  # 10 s
         obs, *_ = pz.step(_hold())
-        max_tilt = max(max_tilt, math.degrees(pz._episode.tilt))
+        max_tilt = max(max_tilt, pz.episode_state.tilt_deg)
     assert max_tilt < 2.0
-    assert abs(sim.obj_pos[2] - start_z) < 0.02
+    assert abs(pz.episode_state.object_position[2] - start_z) < 0.02
     # The hands carry the whole weight between them (felt force points down).
     felt_z = [obs[a][FORCE_Z] * 100.0 for a in obs]
     weight = OBJECTS[kind].mass * mass_scale * G
@@ -91,7 +90,7 @@ def test_sideways_push_is_felt_sideways_and_turns_the_object(pz):
     assert obs["carrier_0"][FORCE_Y] * 100.0 < -2.0
     # carrier_0 holds the back handle facing +x; moving its end to +y turns the object
     # clockwise seen from above (negative yaw).
-    qx, qy, qz, qw = pz._episode.sim.obj_quat
+    qx, qy, qz, qw = pz.episode_state.object_orientation
     yaw = math.atan2(2 * (qw * qz + qx * qy), 1 - 2 * (qy * qy + qz * qz))
     assert yaw < -math.radians(2)
 
@@ -100,9 +99,9 @@ def test_lifting_one_end_tilts_the_object_the_right_way(pz):
     pz.reset(seed=0)
     actions = _hold()
     actions["carrier_1"] = np.array([0.0, 0.0, 1.0], np.float32)  # carrier_1 lifts
-    before = pz._episode.sim.lift_height[pz._seat["carrier_1"]]
+    before = pz.episode_state.carrier("carrier_1").lift_height
     obs = _run(pz, actions, 25)  # 0.5 s at 0.3 m/s: about 0.15 m
-    after = pz._episode.sim.lift_height[pz._seat["carrier_1"]]
+    after = pz.episode_state.carrier("carrier_1").lift_height
     assert after - before == pytest.approx(0.15, abs=0.03)
     # The lifter's far end is now lower than its own end: positive pitch for it, negative
     # for the other carrier, and the tilt matches the height difference over the handles.
@@ -110,11 +109,11 @@ def test_lifting_one_end_tilts_the_object_the_right_way(pz):
     assert obs["carrier_0"][PITCH] < -0.05
     span = 2 * OBJECTS["box"].handle_x
     expected = math.degrees(math.asin((after - before) / span))
-    assert math.degrees(pz._episode.tilt) == pytest.approx(expected, abs=1.5)
+    assert pz.episode_state.tilt_deg == pytest.approx(expected, abs=1.5)
     # Lowering it back levels the object again.
     actions["carrier_1"] = np.array([0.0, 0.0, -1.0], np.float32)
     _run(pz, actions, 25)
-    assert math.degrees(pz._episode.tilt) < 1.0
+    assert pz.episode_state.tilt_deg < 1.0
 
 
 def test_tilting_too_far_drops_the_object(pz):
@@ -136,8 +135,6 @@ def test_lift_follows_the_ground_on_a_slope():
     env = CarryParallelEnv(scripted_partner="carrier_1")
     try:
         env.reset(seed=0, options={"task": {"route": "slope", "slope_deg": 8.0}})
-        sim = env._episode.sim
-        seat = env._seat["carrier_0"]
         obs = None
         for _ in range(400):
             obs, _, terminated, truncated, _ = env.step(
@@ -145,10 +142,10 @@ def test_lift_follows_the_ground_on_a_slope():
             )
             if terminated["carrier_0"] or truncated["carrier_0"]:
                 break
-        x, _ = sim.body_xy[seat]
-        ground = sim.route.height(x)
+        carrier = env.episode_state.carrier("carrier_0")
+        ground = carrier.hand_height - carrier.lift_height
         assert ground > 0.1  # the carrier has walked up the ramp
-        assert sim.hand_z[seat] - ground == pytest.approx(0.9, abs=0.05)
+        assert carrier.lift_height == pytest.approx(0.9, abs=0.05)
         assert obs is not None
     finally:
         env.close()
@@ -164,9 +161,9 @@ def test_worlds_in_one_process_do_not_interfere():
         for _ in range(50):
             a.step(push)
             b.step(_hold())
-        assert a._episode.sim.client != b._episode.sim.client
-        assert b._episode.sim.obj_pos[0] == pytest.approx(0.0, abs=1e-3)
-        assert abs(a._episode.sim.obj_pos[0]) > 0.05
+        assert a.physics_client != b.physics_client
+        assert b.episode_state.object_position[0] == pytest.approx(0.0, abs=1e-3)
+        assert abs(a.episode_state.object_position[0]) > 0.05
     finally:
         a.close()
         b.close()
@@ -182,8 +179,7 @@ def test_longest_routes_build_and_step(route, kind):
         env.reset(seed=0, options={"task": {**task, "turn_angle_deg": -90.0}})
         obs = _run(env, _hold(), 5)
         assert all(np.isfinite(o).all() for o in obs.values())
-        goal = env._episode.route.goal
-        assert math.hypot(*goal) > 4.0
+        assert math.hypot(*env.episode_state.goal) > 4.0
     finally:
         env.close()
 

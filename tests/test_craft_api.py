@@ -316,6 +316,18 @@ def test_step_after_end_or_before_reset_needs_reset():
         par.step({"agent_0": 0, "agent_1": 0})
 
 
+def test_text_view_in_any_obs_mode():
+    env = CraftParallelEnv(max_agents=3, task={"num_agents": 2}, obs_mode="vector")
+    with pytest.raises(ResetNeeded, match="text_view"):
+        env.text_view()
+    env.reset(seed=0)
+    text = CraftParallelEnv(max_agents=3, task={"num_agents": 2}, obs_mode="text")
+    observations, _ = text.reset(seed=0)
+    assert env.text_view("agent_1") == observations["agent_1"]
+    with pytest.raises(ValueError, match="unknown agent 'agent_2' for text_view"):
+        env.text_view("agent_2")
+
+
 def test_unknown_and_missing_agents():
     env = CraftParallelEnv(max_agents=3, task={"num_agents": 2})
     env.reset(seed=0)

@@ -91,7 +91,7 @@ def test_random_agent_is_seeded_and_legal():
         obs, info = env.reset(seed=0)
         actions = []
         for t in range(200):
-            action = agent.act(obs) if t % 2 else agent.act(obs["text"], info["legal_actions"])
+            action = agent.act(obs) if t % 2 else agent.act(obs["text"], info)
             assert action in info["legal_actions"]
             actions.append(action)
             obs, _, terminated, truncated, info = env.step(action)
@@ -103,3 +103,17 @@ def test_random_agent_is_seeded_and_legal():
     assert first == run(1)
     assert first != run(2)
     assert len(set(first)) > 5
+
+
+def test_random_agent_reseeds_in_reset_and_needs_legal_actions_for_text():
+    env = gym.make("palaestra/Craft-v0", obs_mode="both")
+    obs, info = env.reset(seed=0)
+    agent = RandomCraftAgent(5)
+    first = [agent.act(obs, info) for _ in range(30)]
+    agent.reset(seed=5)
+    assert [agent.act(obs, info) for _ in range(30)] == first
+    agent.reset()  # no seed: keeps drawing
+    assert [agent.act(obs, info) for _ in range(30)] != first
+    assert all(a in info["legal_actions"] for a in first)
+    with pytest.raises(ValueError, match="legal_actions"):
+        agent.act(obs["text"])

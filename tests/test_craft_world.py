@@ -103,7 +103,7 @@ def test_first_view_and_text_of_a_hand_layout():
         5: "collect wood",
         6: "collect dirt",
     }
-    text = env.unwrapped._episode.text(0).split("\n")
+    text = env.unwrapped.text_view("agent_0").split("\n")
     assert text[1] == "you are at (1, 0); inventory: nothing"
     assert text[4:] == ["#####", "#####", "#T@d#", "#S.~#", "#...#"]
 
@@ -226,7 +226,7 @@ def test_messages_teach_recipes_and_fill_the_observation():
         },
         {"type": "learned", "recipe": "planks", "from": "agent_0"},
     ]
-    assert "heard agent_1 at (1, 0): at 1 0" in env.unwrapped._episode.text(0)
+    assert "heard agent_1 at (1, 0): at 1 0" in env.unwrapped.text_view("agent_0")
     assert rewards == {"agent_0": 0.0, "agent_1": 0.0}
 
 
@@ -366,6 +366,47 @@ def test_every_legal_action_succeeds_for_the_first_agent():
             assert own[0]["ok"] is True, own
     verbs = {PRIMITIVE_ACTIONS[a].split()[0] for a in used}
     assert verbs >= {"move", "collect", "craft", "put", "take", "give", "say"}
+
+
+def test_the_mask_allows_exactly_the_actions_that_would_have_their_effect():
+    # For the first agent (it acts first, so nothing gets in its way), an action is legal
+    # if and only if the world, carrying it out on a copy, reports its effect ("ok") --
+    # except that the mask also refuses every say action when talking is off and a recipe
+    # the agent does not know (the world would say anything). Over many random steps.
+    import copy
+
+    env = pettingzoo.make("parallel", "palaestra/craft-v0", max_agents=3, max_cycles=40)
+    rng = np.random.default_rng(11)
+    steps = 0
+    allowed = set()
+    for k in range(16):
+        task = {**CRAFT_TASK_SPACE.sample(rng), "size": 6, "resources": 0.4}
+        task["num_agents"] = 1 + k % 3
+        task["knowledge"] = None if k % 2 else "split"
+        task["chests"] = [["wood", "planks", "table"], ["sticks", "stone", "wooden_pickaxe"]]
+        if k % 4 == 0:  # a pickaxe to take, then stone to mine, next to the chest
+            task.update(layout=["S0CT", "d..S", ".1.2"], num_agents=3, talk="on")
+            task["chests"] = [["wooden_pickaxe", "planks"]]
+        obs, infos = env.reset(seed=k, options={"task": task})
+        world = env.unwrapped.world
+        while env.agents:
+            mask = obs["agent_0"]["action_mask"]
+            for action, text in enumerate(PRIMITIVE_ACTIONS):
+                ok = copy.deepcopy(world).act(0, action)
+                if text.startswith("say "):
+                    ok = ok and world.talk
+                if text.startswith("say recipe "):
+                    ok = ok and bool(world.known[0] >> (action - SAY_RECIPE_PLANKS) & 1)
+                assert bool(mask[action]) == ok, (k, steps, text)
+            allowed.update(np.flatnonzero(mask).tolist())
+            legal = sorted(infos["agent_0"]["legal_actions"])
+            actions = {a: int(rng.choice(sorted(infos[a]["legal_actions"]))) for a in env.agents}
+            actions["agent_0"] = legal[int(rng.integers(len(legal)))]
+            obs, _, _, _, infos = env.step(actions)
+            steps += 1
+    assert steps > 300
+    verbs = {PRIMITIVE_ACTIONS[a].split()[0] for a in allowed}
+    assert verbs >= {"move", "collect", "mine", "craft", "place", "put", "take", "give", "say"}
 
 
 def test_a_cut_at_given_coordinates_leaves_a_random_map_solvable():

@@ -7,8 +7,11 @@ import pytest
 from gymnasium import spaces
 
 from palaestra.envs.games import (
+    check_agent_name,
     check_illegal_action,
     check_obs_mode,
+    check_parallel_step,
+    check_render_mode,
     game_observation_space,
     legal_actions,
     resolve_action,
@@ -101,3 +104,57 @@ def test_text_spaces_refuse_async_shared_memory_with_a_clear_error():
 
     with pytest.raises((CustomSpaceError, ValueError), match="shared_memory"):
         gym.make_vec("palaestra/Craft-v0", 2, vectorization_mode="async", obs_mode="text")
+
+
+def test_render_mode_and_agent_name_checks():
+    check_render_mode(None, ["ansi"])
+    check_render_mode("ansi", ["ansi"])
+    with pytest.raises(
+        ValueError, match=r"render_mode must be one of \['ansi'\] or None, got 'human'"
+    ):
+        check_render_mode("human", ["ansi"])
+    check_agent_name("a_0", ["a_0", "a_1"])
+    with pytest.raises(ValueError, match=r"unknown agent 'a_9'; agents are \['a_0', 'a_1'\]"):
+        check_agent_name("a_9", ["a_0", "a_1"])
+    with pytest.raises(ValueError, match="unknown agent"):
+        check_agent_name(["unhashable"], ["a_0"])
+
+
+def test_parallel_step_checks_name_the_agents():
+    from gymnasium.error import ResetNeeded
+
+    live = ["a_0", "a_1"]
+    check_parallel_step("toy-v0", {"a_0": 1, "a_1": 0}, live)
+    with pytest.raises(ResetNeeded, match=r"toy-v0: the episode has ended .* call reset\(\)"):
+        check_parallel_step("toy-v0", {}, [])
+    with pytest.raises(ResetNeeded, match="toy-v0"):
+        check_parallel_step("toy-v0", {"a_0": 1, "a_1": 0}, live, running=False)
+    with pytest.raises(ValueError, match="actions must be a dict from agent name to action"):
+        check_parallel_step("toy-v0", [1, 0], live)
+    with pytest.raises(ValueError, match=r"unknown agent 'a_7' in actions; live agents: \['a_0'"):
+        check_parallel_step("toy-v0", {"a_0": 1, "a_1": 0, "a_7": 0}, live)
+    with pytest.raises(ValueError, match=r"actions are missing agent\(s\) \['a_1'\]"):
+        check_parallel_step("toy-v0", {"a_0": 1}, live)
+
+
+def test_every_env_uses_the_shared_checks():
+    # One copy of each check: the env modules import them from games.py.
+    import importlib
+
+    from palaestra.envs import games
+
+    modules = [
+        "palaestra.envs.carry.core",
+        "palaestra.envs.carry.carry_parallel",
+        "palaestra.envs.craft.craft_env",
+        "palaestra.envs.craft.craft_parallel",
+        "palaestra.envs.holdem.holdem_gym",
+        "palaestra.envs.holdem.holdem_aec",
+    ]
+    for name in modules:
+        module = importlib.import_module(name)
+        for check in ("check_render_mode", "check_parallel_step", "check_agent_name"):
+            if hasattr(module, check):
+                assert getattr(module, check) is getattr(games, check), (name, check)
+    for name in ("palaestra.envs.craft.base", "palaestra.envs.holdem.common"):
+        assert not hasattr(importlib.import_module(name), "check_render_mode"), name

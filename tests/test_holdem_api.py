@@ -141,6 +141,73 @@ def test_gym_same_seed_and_actions_give_identical_steps(opponents):
     assert not _same(first, _play_gym(make(), 4, 4))
 
 
+# ------------------------------------------------------------------------ opponents knob
+def _gym(opponents="random", task=None):
+    return gym.make(GYM_ID, opponents=opponents, obs_mode="both", hands=3, task=task)
+
+
+@pytest.mark.parametrize(
+    ("argument", "knob"),
+    [("tag", "tag"), (["tag", "calling_station", "random"], ["tag", "calling_station", "random"])],
+)
+def test_the_opponents_knob_plays_as_the_constructor_argument(argument, knob):
+    # The same opponents given by the argument or by the task knob give identical episodes.
+    by_argument = _play_gym(_gym(argument, {"num_players": 4}), 3, 4)
+    by_task = _play_gym(_gym("random", {"num_players": 4, "opponents": knob}), 3, 4)
+    assert _same(by_argument, by_task)
+    assert not _same(by_argument, _play_gym(_gym("random", {"num_players": 4}), 3, 4))
+
+
+def test_the_opponents_knob_set_between_episodes_and_left_to_the_argument():
+    env = _gym("calling_station", {"num_players": 3})
+    assert env.unwrapped.task["opponents"] is None  # the argument decides
+    reference = _play_gym(_gym("tag", {"num_players": 3}), 5, 2)
+    env.unwrapped.set_task({"num_players": 3, "opponents": "tag"})
+    assert _same(_play_gym(env, 5, 2), reference)
+    env.reset(seed=5, options={"task": {"num_players": 3}})  # back to the argument
+    assert _same(_play_gym(env, 5, 2), _play_gym(_gym("calling_station", {"num_players": 3}), 5, 2))
+
+
+def test_the_opponents_knob_is_sampled_restricted_and_holdem_v0_has_none():
+    space = HoldemEnv.task_space
+    drawn = {space.sample(np.random.default_rng(k))["opponents"] for k in range(30)}
+    assert drawn == {"random", "calling_station", "tag"}
+    narrow = space.restricted(opponents=["tag"])
+    assert narrow.sample(np.random.default_rng(0))["opponents"] == "tag"
+    assert space.difficulty({"opponents": "tag"}) == space.difficulty({"opponents": "random"})
+    assert space.difficulty({"opponents": "tag"}) == HoldemAECEnv.task_space.difficulty({})
+    with pytest.raises(ValueError, match="unknown holdem task key 'opponents'"):
+        HoldemAECEnv().set_task({"opponents": "tag"})
+
+
+@pytest.mark.parametrize(
+    ("task", "pattern"),
+    [
+        ({"opponents": "shark"}, r"task key 'opponents': got 'shark', expected None, one of"),
+        ({"opponents": ["tag", "fish"], "num_players": 3}, r"'opponents': entry 1 is 'fish'"),
+        ({"opponents": []}, r"task key 'opponents': got \[\]"),
+        ({"opponents": 2}, r"task key 'opponents': got 2"),
+        ({"opponents": ["tag", "tag"]}, r"'opponents' lists 2 names but num_players=2 seats 1"),
+    ],
+)
+def test_bad_opponents_knobs_raise_value_errors_naming_the_key(task, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        HoldemEnv().set_task(task)
+    with pytest.raises(ValueError, match=pattern):
+        HoldemEnv().reset(seed=0, options={"task": task})
+
+
+def test_readme_documents_the_opponents_knob():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    table = readme.split("<!-- task-table:holdem-solo -->\n", 1)[1].split("<!-- /task-table", 1)[0]
+    rows = HoldemEnv.task_space.table().splitlines()
+    extra = [k for k in HoldemEnv.task_space.knobs if k not in HoldemAECEnv.task_space.knobs]
+    assert extra == ["opponents"]
+    assert table.strip() == "\n".join(rows[:2] + rows[-len(extra) :])
+
+
 # ------------------------------------------------------------------------ bad input
 @pytest.mark.parametrize(
     ("task", "pattern"),

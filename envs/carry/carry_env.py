@@ -14,8 +14,8 @@ from palaestra.envs.carry.core import (
     RewardWeights,
     carrier_action_space,
     carrier_observation_space,
-    check_render_mode,
     validate_action,
+    window_for_render_mode,
 )
 
 __all__ = ["CarryEnv"]
@@ -42,6 +42,12 @@ class CarryEnv(CarryEnvBase, gym.Env):
     its arms are a damper (300 N s/m) with 0.2 m of reach, and its two hands hold the handle
     either side of the object's long axis (roll is held, pitch and yaw are free).
 
+    ``env.unwrapped.episode_state`` is a read-only snapshot of the episode
+    (:class:`~palaestra.envs.carry.state.CarryState`: steps, simulated time, the object's
+    pose, tilt and distance to the goal, both carriers' hands, named ``learner`` and
+    ``partner``), for tools and evaluation; ``env.unwrapped.physics_client`` is the id of its
+    pybullet client.
+
     ## Action Space
     ``Box(-1, 1, (3,), float32)``: walking velocity forward and left (1 = 1 m/s) and lift
     velocity (1 = 0.3 m/s), in the carrier's frame, whose x axis points from the carrier
@@ -50,7 +56,9 @@ class CarryEnv(CarryEnvBase, gym.Env):
 
     ## Observation Space
     ``Box(-inf, inf, (19,), float32)``, in the carrier's frame (x towards the object, y to
-    its left, z up), entries named in ``palaestra.envs.carry.OBS_NAMES``:
+    its left, z up), entries named in ``palaestra.envs.carry.OBS_NAMES`` (indices by name in
+    ``OBS_INDEX``; both, with the scales below, in :mod:`palaestra.envs.carry.layout`, which
+    does not import pybullet):
 
     | index | entry | unit |
     | --- | --- | --- |
@@ -121,7 +129,7 @@ class CarryEnv(CarryEnvBase, gym.Env):
         render_width: int = 320,
         render_height: int = 240,
     ) -> None:
-        gui = check_render_mode(render_mode, self.metadata["render_modes"])
+        gui = window_for_render_mode(render_mode, self.metadata["render_modes"])
         if not 1 <= int(max_steps) <= MAX_STEPS_LIMIT:
             raise ValueError(f"max_steps must be in [1, {MAX_STEPS_LIMIT}], got {max_steps}")
         self.render_mode = render_mode
@@ -131,6 +139,9 @@ class CarryEnv(CarryEnvBase, gym.Env):
         self._task = self.task_space.validate(task)
         self._episode = CarryEpisode(int(max_steps), reward_weights or RewardWeights(), gui=gui)
         self._learner = 0
+
+    def _carriers(self) -> list[tuple[str, int]]:
+        return [("learner", self._learner), ("partner", 1 - self._learner)]
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None

@@ -16,9 +16,10 @@ from palaestra.envs.carry.core import (
     RewardWeights,
     carrier_action_space,
     carrier_observation_space,
-    check_render_mode,
     validate_action,
+    window_for_render_mode,
 )
+from palaestra.envs.games import check_agent_name, check_parallel_step
 
 __all__ = ["CarryParallelEnv"]
 
@@ -32,6 +33,8 @@ class CarryParallelEnv(CarryEnvBase, ParallelEnv):
     The multi-agent form of :class:`~palaestra.envs.carry.carry_env.CarryEnv` (same world,
     physics, task knobs and metrics). Both carriers learn; with ``scripted_partner`` one seat
     is taken by the scripted human proxy instead, and only the other carrier is an agent.
+    ``env.episode_state`` is the read-only snapshot of ``Carry-v0``, its carriers named
+    ``carrier_0`` and ``carrier_1`` (a scripted one included).
 
     ## Agents
     ``carrier_0`` and ``carrier_1``. The task's ``role`` knob is ``carrier_0``'s role: the
@@ -91,7 +94,7 @@ class CarryParallelEnv(CarryEnvBase, ParallelEnv):
         render_width: int = 320,
         render_height: int = 240,
     ) -> None:
-        gui = check_render_mode(render_mode, self.metadata["render_modes"])
+        gui = window_for_render_mode(render_mode, self.metadata["render_modes"])
         if scripted_partner is not None and scripted_partner not in AGENTS:
             raise ValueError(
                 f"scripted_partner must be None or one of {list(AGENTS)}, got {scripted_partner!r}"
@@ -110,21 +113,21 @@ class CarryParallelEnv(CarryEnvBase, ParallelEnv):
         self._task = self.task_space.validate(task)
         self._episode = CarryEpisode(int(max_cycles), reward_weights or RewardWeights(), gui=gui)
         self._seat: dict[str, int] = {}
+        self._carrier_seats: dict[str, int] = {}
         self._rng: np.random.Generator | None = None
 
     def observation_space(self, agent: str) -> gym.spaces.Box:
         """The (cached) observation space of ``agent``."""
-        self._check_agent(agent)
+        check_agent_name(agent, self.possible_agents)
         return self._observation_space
 
     def action_space(self, agent: str) -> gym.spaces.Box:
         """The (cached) action space of ``agent``."""
-        self._check_agent(agent)
+        check_agent_name(agent, self.possible_agents)
         return self._action_space
 
-    def _check_agent(self, agent: str) -> None:
-        if agent not in self.possible_agents:
-            raise ValueError(f"unknown agent {agent!r}; agents are {self.possible_agents}")
+    def _carriers(self) -> list[tuple[str, int]]:
+        return list(self._carrier_seats.items())
 
     def reset(
         self, seed: int | None = None, options: dict[str, Any] | None = None
@@ -137,6 +140,7 @@ class CarryParallelEnv(CarryEnvBase, ParallelEnv):
         seats = {"carrier_0": lead, "carrier_1": 1 - lead}
         scripted = {seats[self.scripted_partner]} if self.scripted_partner else set()
         self._seat = {a: seats[a] for a in self.possible_agents}
+        self._carrier_seats = seats
         self._episode.reset(self._task, self._rng, scripted=scripted)
         self.agents = list(self.possible_agents)
         if self.render_mode == "human":
@@ -156,18 +160,7 @@ class CarryParallelEnv(CarryEnvBase, ParallelEnv):
     ]:
         """Advance 0.02 s with one action per live agent."""
         episode = self._episode
-        if episode.done or not self.agents:
-            raise gym.error.ResetNeeded(
-                "carry-v0: the episode has ended (or never started); call reset() before step()"
-            )
-        if not isinstance(actions, Mapping):
-            raise ValueError(f"actions must be a dict from agent name to action, got {actions!r}")
-        for agent in actions:
-            if agent not in self.agents:
-                raise ValueError(f"unknown agent {agent!r} in actions; live agents: {self.agents}")
-        missing = [a for a in self.agents if a not in actions]
-        if missing:
-            raise ValueError(f"actions are missing agent(s) {missing}; live agents: {self.agents}")
+        check_parallel_step("carry-v0", actions, self.agents, running=not episode.done)
         seat_actions = {self._seat[a]: validate_action(a, actions[a]) for a in self.agents}
         rewards, terminated, truncated = episode.step(seat_actions)
         observations = {a: episode.observation(self._seat[a]) for a in self.agents}

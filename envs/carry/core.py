@@ -9,23 +9,27 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from palaestra.envs.carry.layout import (
+    CONTROL_DT,
+    FORCE_SCALE,
+    MAX_LIFT_SPEED,
+    MAX_WALK_SPEED,
+    OBS_NAMES,
+    TORQUE_SCALE,
+)
 from palaestra.envs.carry.objects import OBJECTS
 from palaestra.envs.carry.partner import HumanProxy
 from palaestra.envs.carry.route import Route
-from palaestra.envs.carry.sim import (
-    CONTROL_DT,
-    HUMAN,
-    NOMINAL_HEIGHT,
-    ROBOT,
-    CarrySim,
-)
+from palaestra.envs.carry.sim import HUMAN, NOMINAL_HEIGHT, ROBOT, CarrySim
+from palaestra.envs.carry.state import CarrierState, CarryState
 from palaestra.envs.carry.task import CARRY_TASK_SPACE
+from palaestra.envs.games import check_render_mode
 from palaestra.envs.tasks import TaskChannel
 
 __all__ = [
@@ -42,18 +46,10 @@ __all__ = [
     "RewardWeights",
     "carrier_action_space",
     "carrier_observation_space",
-    "check_render_mode",
     "validate_action",
+    "window_for_render_mode",
 ]
 
-MAX_WALK_SPEED = 1.0
-"""Walking speed commanded by a planar action of 1, m/s."""
-MAX_LIFT_SPEED = 0.3
-"""Lift speed commanded by a lift action of 1, m/s."""
-FORCE_SCALE = 100.0
-"""Grip forces are observed in units of this many newtons."""
-TORQUE_SCALE = 10.0
-"""Grip torques are observed in units of this many newton-metres."""
 GOAL_RADIUS = 0.25
 """The object's centre must come this close to the goal (horizontally), m."""
 MAX_TILT_DEG = 30.0
@@ -69,16 +65,6 @@ IDLE_SPEED = 0.02
 
 log = logging.getLogger(__name__)
 _FILTER_ALPHA = 1.0 - math.exp(-CONTROL_DT / FORCE_FILTER_S)
-
-OBS_NAMES = (
-    "base_vel_x", "base_vel_y", "lift_height", "lift_vel",
-    "grip_force_x", "grip_force_y", "grip_force_z",
-    "grip_torque_x", "grip_torque_y", "grip_torque_z",
-    "object_roll", "object_pitch",
-    "prev_action_x", "prev_action_y", "prev_action_lift",
-    "role", "goal_dir_x", "goal_dir_y", "goal_distance",
-)  # fmt: skip
-"""The entries of a carrier's observation vector, in order."""
 
 
 @dataclass(frozen=True)
@@ -334,6 +320,48 @@ class CarryEpisode:
             "episode_time_s": self.steps * CONTROL_DT,
         }
 
+    def snapshot(self, carriers: Sequence[tuple[str, int]]) -> CarryState:
+        """A :class:`~palaestra.envs.carry.state.CarryState` of the episode.
+
+        Args:
+            carriers: ``(name, seat)`` of each carrier, in the order the snapshot lists them.
+
+        Raises:
+            gymnasium.error.ResetNeeded: before the first reset.
+        """
+        if not self.task:
+            from gymnasium.error import ResetNeeded
+
+            raise ResetNeeded("the carry episode has not started; call reset() first")
+        sim = self.sim
+        ox, oy, oz = sim.obj_pos
+        gx, gy = self.route.goal
+        return CarryState(
+            steps=self.steps,
+            time_s=self.steps * CONTROL_DT,
+            done=self.done,
+            end_reason=self.end_reason,
+            object_position=(ox, oy, oz),
+            object_orientation=tuple(sim.obj_quat),  # type: ignore[arg-type]
+            object_velocity=tuple(sim.obj_vel),  # type: ignore[arg-type]
+            tilt_deg=math.degrees(self.tilt),
+            progress=self.progress,
+            goal=(gx, gy),
+            goal_distance=math.hypot(gx - ox, gy - oy),
+            carriers=tuple(
+                CarrierState(
+                    name=name,
+                    role="leader" if seat == 1 else "follower",
+                    scripted=seat in self.proxies,
+                    hand_position=tuple(sim.body_xy[seat]),  # type: ignore[arg-type]
+                    hand_height=sim.hand_z[seat],
+                    lift_height=sim.lift_height[seat],
+                    applied_force=tuple(sim.grip_force[seat]),  # type: ignore[arg-type]
+                )
+                for name, seat in carriers
+            ),
+        )
+
     def close(self) -> None:
         """Release the physics client; later steps raise ResetNeeded, resets RuntimeError."""
         self.done = True
@@ -354,18 +382,18 @@ def carrier_action_space() -> Any:
     return spaces.Box(-1.0, 1.0, shape=(3,), dtype=np.float32)
 
 
-def check_render_mode(render_mode: str | None, allowed: list[str]) -> bool:
+def window_for_render_mode(render_mode: str | None, allowed: list[str]) -> bool:
     """Validate ``render_mode``; return whether pybullet's window should open.
 
     Raises:
-        ValueError: for a mode the env does not declare.
+        ValueError: for a mode the env does not declare
+            (:func:`~palaestra.envs.games.check_render_mode`).
         RuntimeError: for ``"human"`` without a display (pybullet's GUI would kill the
             process instead of raising).
     """
     import os
 
-    if render_mode is not None and render_mode not in allowed:
-        raise ValueError(f"render_mode must be one of {allowed} or None, got {render_mode!r}")
+    check_render_mode(render_mode, allowed)
     if render_mode != "human":
         return False
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
@@ -388,6 +416,30 @@ class CarryEnvBase(TaskChannel):
     _episode: CarryEpisode
     render_mode: str | None
     render_size: tuple[int, int]
+
+    def _carriers(self) -> list[tuple[str, int]]:
+        """``(name, seat)`` of each carrier, in the order :attr:`episode_state` lists them."""
+        raise NotImplementedError
+
+    @property
+    def episode_state(self) -> CarryState:
+        """A read-only snapshot of the episode: steps, time, the object's pose, the carriers.
+
+        A new :class:`~palaestra.envs.carry.state.CarryState` at every access, which later
+        steps do not change. It holds what the simulator knows (the object's pose in the
+        world, the goal, both carriers' hands), for tools and tests; learners see only their
+        observations. (Not ``state``: PettingZoo reserves ``state()`` for a global
+        observation array, which wrappers call.)
+
+        Raises:
+            gymnasium.error.ResetNeeded: before the first reset.
+        """
+        return self._episode.snapshot(self._carriers())
+
+    @property
+    def physics_client(self) -> int:
+        """The id of this env's pybullet physics client (disconnected by :meth:`close`)."""
+        return self._episode.sim.client
 
     def render(self) -> np.ndarray | None:
         """An RGB frame in ``rgb_array`` mode; nothing in ``human`` mode (the window shows it)."""

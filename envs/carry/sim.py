@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 import pybullet as pb
 
+from palaestra.envs.carry.layout import CONTROL_DT, CONTROL_HZ
 from palaestra.envs.carry.objects import ObjectSpec
 from palaestra.envs.carry.route import RAMP_START, Route
 
@@ -51,11 +52,8 @@ __all__ = [
     "CarrySim",
 ]
 
-CONTROL_HZ = 50
-"""Env steps per simulated second."""
 SUBSTEPS = 3
 """Physics steps per env step."""
-CONTROL_DT = 1.0 / CONTROL_HZ
 PHYSICS_DT = CONTROL_DT / SUBSTEPS
 NOMINAL_HEIGHT = 0.9
 """Height of the hands above the ground at the start, m."""

@@ -11,15 +11,9 @@ from palaestra.envs.craft.core import MAX_VIEW_RADIUS, CraftEpisode
 from palaestra.envs.craft.world import CraftWorld
 from palaestra.envs.tasks import TaskChannel, TaskSpace
 
-__all__ = ["MAX_STEPS_LIMIT", "CraftEnvBase", "check_int", "check_render_mode"]
+__all__ = ["MAX_STEPS_LIMIT", "CraftEnvBase", "check_int"]
 
 MAX_STEPS_LIMIT = 10_000
-
-
-def check_render_mode(render_mode: str | None, allowed: list[str]) -> None:
-    """Raise ``ValueError`` for a render mode the env does not declare."""
-    if render_mode is not None and render_mode not in allowed:
-        raise ValueError(f"render_mode must be one of {allowed} or None, got {render_mode!r}")
 
 
 def check_int(name: str, value: Any, low: int, high: int) -> int:
@@ -85,6 +79,28 @@ class CraftEnvBase(TaskChannel):
             ValueError: for an agent not in the current episode.
         """
         return self._episode.probes(agent)
+
+    def text_view(self, agent: str = "agent_0") -> str:
+        """``agent``'s text view of the running episode, whatever the env's ``obs_mode``.
+
+        The text an ``obs_mode="text"`` env would observe now (for logs, language agents
+        beside a vector learner, debugging).
+
+        Raises:
+            gymnasium.error.ResetNeeded: before the first reset.
+            ValueError: for an agent not in the current episode.
+        """
+        episode = self._episode
+        if episode.n == 0:
+            from gymnasium.error import ResetNeeded
+
+            raise ResetNeeded(f"{episode.env_name}: call reset() before text_view()")
+        if agent not in episode.names[: episode.n]:
+            raise ValueError(
+                f"{episode.env_name}: unknown agent {agent!r} for text_view; "
+                f"agents in this episode: {episode.names[: episode.n]}"
+            )
+        return episode.text(episode.names.index(agent))
 
     def _render_text(self, agents: list[int]) -> str | None:
         if self.render_mode != "ansi" or self._episode.n == 0:

@@ -22,8 +22,19 @@ from palaestra.envs.craft.mapgen import generate_map, parse_layout
 from palaestra.envs.craft.task import MAX_AGENTS, MAX_SIZE, requirements
 from palaestra.envs.craft.text import MAX_TEXT_LENGTH, text_view
 from palaestra.envs.craft.vocabulary import (
+    A_COLLECT,
+    A_CRAFT,
+    A_GIVE,
+    A_MOVE,
+    A_NOOP,
+    A_PLACE,
+    A_PUT,
+    A_SAY_GO,
+    A_SAY_HAVE,
+    A_SAY_RECIPE,
+    A_TAKE,
+    ACTION_SPECS,
     CHEST,
-    DIRT,
     GO_KINDS,
     GOAL_ITEM,
     GOALS,
@@ -40,7 +51,7 @@ from palaestra.envs.craft.vocabulary import (
     TREE,
     VERBS,
 )
-from palaestra.envs.craft.world import CraftWorld, Message
+from palaestra.envs.craft.world import SOURCE_TILE, CraftWorld, Message
 from palaestra.envs.games import game_observation_space, legal_actions, resolve_action
 
 __all__ = ["MAX_VIEW_RADIUS", "CraftEpisode", "craft_vector_space"]
@@ -97,37 +108,49 @@ def craft_vector_space(radius: int) -> spaces.Dict:
 
 
 def _mask_for(key: tuple[Any, ...]) -> np.ndarray:
-    """The action mask of an agent whose situation is ``key`` (see ``CraftEpisode._key``)."""
+    """The action mask of an agent whose situation is ``key`` (see ``CraftEpisode._key``).
+
+    Each action's rule follows its ``(verb, argument)`` in
+    :data:`~palaestra.envs.craft.vocabulary.ACTION_SPECS`, the same rules the world applies
+    when it carries the action out.
+    """
     n0, n1, n2, n3, (inv, known), chest_bits, say_bits = key
     near = (n0, n1, n2, n3)
-    m = np.zeros(_N_ACTIONS, dtype=np.int8)
-    m[NOOP] = 1
-    for d, code in enumerate(near):
-        if code == GRASS:
-            m[1 + d] = 1
-            m[13 + d] = inv[_TABLE_ITEM] > 0
-    m[5] = TREE in near
-    m[6] = DIRT in near
-    m[7] = STONE in near and (inv[_WP] > 0 or inv[_SP] > 0)
     table = TABLE in near
-    for r, (inputs, needs_table) in enumerate(_RECIPE_NEEDS):
-        ok = known >> r & 1 and all(inv[i] >= c for i, c in inputs)
-        m[8 + r] = bool(ok) and (table or not needs_table)
     chest = CHEST in near
     partner = any(code >= 8 for code in near)
-    for i in range(_N_ITEMS):
-        m[17 + i] = chest and inv[i] > 0
-        m[25 + i] = chest_bits >> i & 1
-        m[33 + i] = partner and inv[i] > 0
-    if say_bits & 1:
-        m[41:49] = 1
-        for i in range(_N_ITEMS):
-            m[49 + i] = inv[i] > 0
-        for r in range(_N_RECIPES):
-            m[57 + r] = known >> r & 1
-        m[62] = 1
-        for k, code in enumerate(_GO_CODES):
-            m[63 + k] = say_bits >> (code + 1) & 1
+    pickaxe = inv[_WP] > 0 or inv[_SP] > 0
+    talk = bool(say_bits & 1)
+    m = np.zeros(_N_ACTIONS, dtype=np.int8)
+    for index, (verb, arg) in enumerate(ACTION_SPECS):
+        if verb == A_NOOP:
+            legal = True
+        elif verb == A_MOVE:
+            legal = near[arg] == GRASS
+        elif verb == A_COLLECT:
+            source = SOURCE_TILE[arg]
+            legal = source in near and (source != STONE or pickaxe)
+        elif verb == A_CRAFT:
+            inputs, needs_table = _RECIPE_NEEDS[arg]
+            legal = bool(known >> arg & 1) and all(inv[i] >= c for i, c in inputs)
+            legal = legal and (table or not needs_table)
+        elif verb == A_PLACE:
+            legal = near[arg] == GRASS and inv[_TABLE_ITEM] > 0
+        elif verb == A_PUT:
+            legal = chest and inv[arg] > 0
+        elif verb == A_TAKE:
+            legal = bool(chest_bits >> arg & 1)
+        elif verb == A_GIVE:
+            legal = partner and inv[arg] > 0
+        elif verb == A_SAY_HAVE:
+            legal = talk and inv[arg] > 0
+        elif verb == A_SAY_RECIPE:
+            legal = talk and bool(known >> arg & 1)
+        elif verb == A_SAY_GO:
+            legal = talk and bool(say_bits >> (arg + 1) & 1)
+        else:  # say need, say at
+            legal = talk
+        m[index] = legal
     return m
 
 

@@ -13,12 +13,11 @@ from palaestra.envs.craft.base import (
     CraftEnvBase,
     check_int,
     check_radius,
-    check_render_mode,
 )
 from palaestra.envs.craft.core import CraftEpisode
 from palaestra.envs.craft.task import CRAFT_SOLO_TASK_SPACE
 from palaestra.envs.craft.vocabulary import PRIMITIVE_ACTIONS
-from palaestra.envs.games import check_illegal_action, check_obs_mode
+from palaestra.envs.games import check_illegal_action, check_obs_mode, check_render_mode
 
 __all__ = ["CraftEnv"]
 
@@ -77,7 +76,8 @@ class CraftEnv(CraftEnvBase, gym.Env):
 
     ``obs_mode="text"``: a ``Text`` string (printable characters, at most 1536), the text
     view tagged ``craft-v0 text/1`` (:mod:`palaestra.envs.craft.text`); ``"both"``: the
-    vector ``Dict`` plus a ``"text"`` key. ``render_mode="ansi"`` renders the text view.
+    vector ``Dict`` plus a ``"text"`` key. ``render_mode="ansi"`` renders the text view;
+    ``env.unwrapped.text_view()`` returns it in any mode.
 
     Every ``info`` holds ``legal_actions`` (action index -> text, exactly the mask's legal
     actions) and ``events``: what the agent witnessed in the step, plain dicts by

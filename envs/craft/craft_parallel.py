@@ -15,12 +15,17 @@ from palaestra.envs.craft.base import (
     CraftEnvBase,
     check_int,
     check_radius,
-    check_render_mode,
 )
 from palaestra.envs.craft.core import CraftEpisode
 from palaestra.envs.craft.task import MAX_AGENTS, craft_task_space
 from palaestra.envs.craft.vocabulary import PRIMITIVE_ACTIONS
-from palaestra.envs.games import check_illegal_action, check_obs_mode
+from palaestra.envs.games import (
+    check_agent_name,
+    check_illegal_action,
+    check_obs_mode,
+    check_parallel_step,
+    check_render_mode,
+)
 
 __all__ = ["CraftParallelEnv"]
 
@@ -69,7 +74,8 @@ class CraftParallelEnv(CraftEnvBase, ParallelEnv):
 
     ## Observation Space
     Per agent, as in ``Craft-v0`` (``vector``, ``text`` or ``both``); ``messages`` rows are
-    the messages the agent heard this step.
+    the messages the agent heard this step. ``env.text_view(agent)`` returns an agent's
+    text view in any mode.
 
     ## Rewards
     Shared: +1 to every agent when any agent obtains the goal item, +0.1 to every agent the
@@ -145,17 +151,13 @@ class CraftParallelEnv(CraftEnvBase, ParallelEnv):
 
     def observation_space(self, agent: str) -> gym.Space[Any]:
         """The (cached) observation space of ``agent``."""
-        self._check_agent(agent)
+        check_agent_name(agent, self.possible_agents)
         return self._observation_space
 
     def action_space(self, agent: str) -> spaces.Discrete:
         """The (cached) action space of ``agent``."""
-        self._check_agent(agent)
+        check_agent_name(agent, self.possible_agents)
         return self._action_space
-
-    def _check_agent(self, agent: str) -> None:
-        if agent not in self.possible_agents:
-            raise ValueError(f"unknown agent {agent!r}; agents are {self.possible_agents}")
 
     def reset(
         self, seed: int | None = None, options: dict[str, Any] | None = None
@@ -183,15 +185,7 @@ class CraftParallelEnv(CraftEnvBase, ParallelEnv):
     ]:
         """Carry out one action per live agent, in seat order."""
         episode = self._episode
-        episode.check_running()
-        if not isinstance(actions, Mapping):
-            raise ValueError(f"actions must be a dict from agent name to action, got {actions!r}")
-        for agent in actions:
-            if agent not in self.agents:
-                raise ValueError(f"unknown agent {agent!r} in actions; live agents: {self.agents}")
-        missing = [a for a in self.agents if a not in actions]
-        if missing:
-            raise ValueError(f"actions are missing agent(s) {missing}; live agents: {self.agents}")
+        check_parallel_step(episode.env_name, actions, self.agents, running=not episode.done)
         rewards, terminated, truncated, invalid = episode.step([actions[a] for a in self.agents])
         episode.refresh_masks()
         agents = self.agents

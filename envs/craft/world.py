@@ -33,11 +33,12 @@ from palaestra.envs.craft.vocabulary import (
     A_TAKE,
     ACTION_SPECS,
     CHEST,
-    DIRT,
     GRASS,
     ITEM_INDEX,
     ITEMS,
+    KIND_INDEX,
     PRIMITIVE_ACTIONS,
+    RAW_SOURCE,
     RECIPE_INDEX,
     RECIPES,
     STONE,
@@ -47,9 +48,10 @@ from palaestra.envs.craft.vocabulary import (
     VERBS,
 )
 
-__all__ = ["CraftWorld", "Message"]
+__all__ = ["SOURCE_TILE", "CraftWorld", "Message"]
 
-_SOURCE_TILE = {ITEM_INDEX["wood"]: TREE, ITEM_INDEX["dirt"]: DIRT, ITEM_INDEX["stone"]: STONE}
+SOURCE_TILE: dict[int, int] = {ITEM_INDEX[item]: KIND_INDEX[t] for item, t in RAW_SOURCE.items()}
+"""The tile code each raw item (by index) is gathered from; it must be adjacent."""
 _RECIPE_INPUTS = tuple(
     tuple((ITEM_INDEX[item], count) for item, count in r.inputs) for r in RECIPES
 )
@@ -239,7 +241,7 @@ class CraftWorld:
         return ok
 
     def _collect(self, i: int, p: int, item: int) -> bool:
-        code = _SOURCE_TILE[item]
+        code = SOURCE_TILE[item]
         inv = self.inv[i]
         if code == STONE and not (inv[WOODEN_PICKAXE] or inv[STONE_PICKAXE]):
             return False

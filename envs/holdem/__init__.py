@@ -1,14 +1,19 @@
 """The no-limit hold'em family: ``palaestra/Holdem-v0`` and ``palaestra/holdem-v0``.
 
-Importing this package loads the evaluator and the task space only (no Gymnasium or
-PettingZoo); the envs load when first used.
+Importing this package loads the evaluator, the built-in opponents and the task spaces
+only (no Gymnasium or PettingZoo); the envs load when first used.
 """
 
 from palaestra.envs.holdem.evaluator import CATEGORIES, evaluate
-from palaestra.envs.holdem.task import HOLDEM_TASK_SPACE, holdem_difficulty
+from palaestra.envs.holdem.task import (
+    HOLDEM_SOLO_TASK_SPACE,
+    HOLDEM_TASK_SPACE,
+    holdem_difficulty,
+)
 
 __all__ = [
     "CATEGORIES",
+    "HOLDEM_SOLO_TASK_SPACE",
     "HOLDEM_TASK_SPACE",
     "HoldemAECEnv",
     "HoldemEnv",

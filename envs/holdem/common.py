@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from gymnasium import spaces
+from gymnasium.error import ResetNeeded
 
 from palaestra.envs.games import (
     check_illegal_action,
@@ -28,19 +29,12 @@ from palaestra.envs.tasks import TaskChannel
 __all__ = [
     "HoldemEnvBase",
     "check_hands",
-    "check_render_mode",
     "fallback_action",
 ]
 
 log = logging.getLogger(__name__)
 _NO_ACTIONS = [0, 0, 0, 0, 0, 0]
 MAX_HANDS = 100_000
-
-
-def check_render_mode(render_mode: Any, allowed: list[str]) -> None:
-    """Raise ``ValueError`` for a render mode the env does not declare."""
-    if render_mode is not None and render_mode not in allowed:
-        raise ValueError(f"render_mode must be one of {allowed} or None, got {render_mode!r}")
 
 
 def check_hands(hands: Any) -> int:
@@ -69,6 +63,22 @@ class HoldemEnvBase(TaskChannel):
     illegal_action: str
     render_mode: str | None
     _viewer: int
+
+    @property
+    def hand(self) -> Hand:
+        """The hand being played: the engine's :class:`~palaestra.envs.holdem.engine.Hand`.
+
+        Read it, never change it. For scripted players that read the simulator (the
+        built-in opponents, :mod:`palaestra.agents.holdem_baselines`) and for debugging;
+        learners see only their observations. ``hand.to_act`` is the seat to act (-1 once
+        the episode is over).
+
+        Raises:
+            gymnasium.error.ResetNeeded: before the first reset.
+        """
+        if self._table is None:
+            raise ResetNeeded("no hand is being played; call reset() first")
+        return self._table.hand
 
     def _setup_modes(self, obs_mode: Any, illegal_action: Any) -> spaces.Space[Any]:
         self.obs_mode = check_obs_mode(obs_mode)

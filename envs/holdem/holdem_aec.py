@@ -11,11 +11,10 @@ from gymnasium import spaces
 from gymnasium.utils import seeding
 from pettingzoo import AECEnv
 
-from palaestra.envs.games import resolve_action
+from palaestra.envs.games import check_agent_name, check_render_mode, resolve_action
 from palaestra.envs.holdem.common import (
     HoldemEnvBase,
     check_hands,
-    check_render_mode,
     fallback_action,
 )
 from palaestra.envs.holdem.engine import ACTIONS
@@ -163,10 +162,8 @@ class HoldemAECEnv(HoldemEnvBase, AECEnv):
 
     # ------------------------------------------------------------------ spaces
     def _check_agent(self, agent: Any) -> int:
-        seat = self._seat.get(agent) if isinstance(agent, str) else None
-        if seat is None:
-            raise ValueError(f"unknown agent {agent!r}; agents are {self.possible_agents}")
-        return seat
+        check_agent_name(agent, self.possible_agents)
+        return self._seat[agent]
 
     def observation_space(self, agent: str) -> spaces.Space[Any]:
         """The observation space of ``agent``."""

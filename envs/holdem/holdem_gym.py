@@ -8,17 +8,16 @@ from typing import Any, ClassVar
 import gymnasium as gym
 from gymnasium import spaces
 
-from palaestra.envs.games import resolve_action
+from palaestra.envs.games import check_render_mode, resolve_action
 from palaestra.envs.holdem.common import (
     HoldemEnvBase,
     check_hands,
-    check_render_mode,
     fallback_action,
 )
 from palaestra.envs.holdem.engine import ACTIONS
 from palaestra.envs.holdem.opponents import OPPONENTS, Opponent
 from palaestra.envs.holdem.table import Table
-from palaestra.envs.holdem.task import MAX_PLAYERS
+from palaestra.envs.holdem.task import HOLDEM_SOLO_TASK_SPACE, MAX_PLAYERS
 
 __all__ = ["HoldemEnv"]
 
@@ -40,8 +39,13 @@ class HoldemEnv(HoldemEnvBase, gym.Env):
     ## Agents
     The learner sits in seat ``seat`` (named ``player_<seat>`` in histories and text), or,
     with ``seat=None`` (default), in a seat drawn uniformly at each reset among the seats
-    with chips. Opponents fill the other seats: ``opponents`` is one name for all of them or
-    a list, one name per opponent in seat order clockwise from the learner.
+    with chips. Built-in opponents fill the other seats: the task's ``opponents`` knob, or
+    the ``opponents`` argument where the task leaves it ``None``, is one name for all of them
+    or a list, one name per opponent in seat order clockwise from the learner (seats that
+    sit out included). ``random`` plays uniformly random legal actions,
+    ``calling_station`` always checks or calls, ``tag`` is a tight-aggressive heuristic
+    (:mod:`palaestra.envs.holdem.opponents`; the same players, as agents for
+    ``holdem-v0``, are in :mod:`palaestra.agents.holdem_baselines`).
 
     ## Action Space
     ``Discrete(6)``: ``fold``, ``check_call``, ``raise_min``, ``raise_half_pot``,
@@ -77,12 +81,19 @@ class HoldemEnv(HoldemEnvBase, gym.Env):
     ``gymnasium.error.ResetNeeded``.
 
     ## Tasks and difficulty
-    As in ``holdem-v0``: ``reset(options={"task": ...})``, ``set_task`` and
-    ``task_space`` (``num_players``, ``stacks``, ``small_blind``, ``big_blind``, ``ante``,
-    ``button``, ``deck``).
+    As in ``holdem-v0`` (``reset(options={"task": ...})``, ``set_task`` and ``task_space``
+    with ``num_players``, ``stacks``, ``small_blind``, ``big_blind``, ``ante``, ``button``,
+    ``deck``), plus ``opponents``: ``None`` (the default: the ``opponents`` argument), one of
+    ``"random"``, ``"calling_station"``, ``"tag"`` for every opponent, or a list of those
+    with one name per opponent (``num_players - 1`` names). A curriculum can so schedule the
+    opponents; ``task_space.sample`` draws one name for all of them. A bad name or a list of
+    the wrong length raises ``ValueError`` naming the key. ``task_space.difficulty`` is that
+    of ``holdem-v0`` (player count and stack depth) and does not depend on the opponents:
+    which of them is harder depends on the learner.
 
     ## Arguments
-    * ``opponents``: ``"random"`` (default), ``"calling_station"``, ``"tag"``, or a list.
+    * ``opponents``: ``"random"`` (default), ``"calling_station"``, ``"tag"``, or a list;
+      used where the task's ``opponents`` knob is ``None``.
     * ``seat``: the learner's seat, or ``None`` for a random seat each episode.
     * ``task``: the task used until another is set.
     * ``obs_mode``: ``"vector"``, ``"text"`` or ``"both"``.
@@ -92,10 +103,12 @@ class HoldemEnv(HoldemEnvBase, gym.Env):
     * ``render_mode``: ``None`` or ``"ansi"`` (the learner's text view).
 
     ## Version History
-    * v0: first version.
+    * v0: first version; the ``opponents`` task knob added later (tasks without it play
+      as before).
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 1}
+    task_space = HOLDEM_SOLO_TASK_SPACE
 
     def __init__(
         self,
@@ -146,15 +159,19 @@ class HoldemEnv(HoldemEnvBase, gym.Env):
         return self._learner
 
     def _seat_policies(self, n: int) -> list[Opponent | None]:
-        if isinstance(self.opponents, str):
-            names = [self.opponents] * (n - 1)
-        elif len(self.opponents) != n - 1:
+        """Each seat's opponent (None for the learner's): the task's, else the argument's."""
+        opponents = self._task["opponents"]
+        if opponents is None:
+            opponents = self.opponents
+        if isinstance(opponents, str):
+            names = [opponents] * (n - 1)
+        elif len(opponents) != n - 1:
             raise ValueError(
-                f"opponents lists {len(self.opponents)} names but the task seats {n - 1} "
+                f"opponents lists {len(opponents)} names but the task seats {n - 1} "
                 "opponents; give one name per opponent or a single name"
             )
         else:
-            names = self.opponents
+            names = opponents
         policies: list[Opponent | None] = [None] * n
         for k, name in enumerate(names):
             policies[(self._learner + 1 + k) % n] = OPPONENTS[name]

@@ -1,16 +1,31 @@
-"""The hold'em task space: seats, stacks, blinds, antes, the button and the deck."""
+"""The hold'em task spaces: seats, stacks, blinds, antes, the button, the deck, opponents.
+
+:data:`HOLDEM_TASK_SPACE` is the space of ``palaestra/holdem-v0``, where every seat is an
+agent. :data:`HOLDEM_SOLO_TASK_SPACE`, the space of ``palaestra/Holdem-v0``, adds the
+``opponents`` knob: which built-in opponents fill the seats the learner does not take.
+"""
 
 from __future__ import annotations
 
 import math
 import numbers
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from palaestra.envs.holdem.cards import CARD_NAMES, parse_cards
+from palaestra.envs.holdem.opponents import OPPONENTS
 from palaestra.envs.tasks import Knob, TaskSpace
 
-__all__ = ["DEFAULT_DEPTH_BB", "HOLDEM_TASK_SPACE", "MAX_CHIPS", "MAX_PLAYERS", "holdem_difficulty"]
+__all__ = [
+    "DEFAULT_DEPTH_BB",
+    "HOLDEM_SOLO_TASK_SPACE",
+    "HOLDEM_TASK_SPACE",
+    "MAX_CHIPS",
+    "MAX_PLAYERS",
+    "OpponentsKnob",
+    "holdem_difficulty",
+]
 
 MAX_PLAYERS = 9
 """The most seats at a table."""
@@ -159,3 +174,77 @@ HOLDEM_TASK_SPACE = TaskSpace(
     difficulty=lambda task: holdem_difficulty(task),
     finalize=_finalize,
 )
+"""The tasks of ``palaestra/holdem-v0`` (every seat an agent)."""
+
+
+@dataclass(frozen=True)
+class OpponentsKnob(Knob):
+    """A choice knob whose value may also be a list of choices, one per opponent.
+
+    ``None`` (its default) leaves the choice to the env (``Holdem-v0``'s ``opponents``
+    argument). As a choice knob it is sampled (one choice for every opponent) and narrowed
+    by :meth:`~palaestra.envs.tasks.TaskSpace.restricted` like any other; a list is only
+    ever given, never drawn.
+    """
+
+    def __post_init__(self) -> None:
+        if not self.choices or self.parse is not None:
+            raise ValueError(f"knob {self.name!r}: an opponents knob needs choices")
+        if self.default is not None:
+            self.validate(self.default)
+
+    def describe(self) -> str:
+        """The allowed values, written for an error message or a table."""
+        names = ", ".join(repr(c) for c in self.choices or ())
+        return f"None, one of {names}, or a list of those, one per opponent"
+
+    def validate(self, value: Any) -> Any:
+        """Return ``None``, a choice, or a list of choices; else raise naming the knob."""
+        if value is None or isinstance(value, str):
+            return value if value is None else super().validate(value)
+        if not isinstance(value, (list, tuple)) or not value:
+            raise ValueError(f"task key {self.name!r}: got {value!r}, expected {self.describe()}")
+        for k, name in enumerate(value):
+            if not isinstance(name, str) or name not in (self.choices or ()):
+                raise ValueError(
+                    f"task key {self.name!r}: entry {k} is {name!r}, expected one of "
+                    + ", ".join(repr(c) for c in self.choices or ())
+                )
+        return list(value)
+
+
+def _finalize_solo(task: dict[str, Any]) -> dict[str, Any]:
+    task = _finalize(task)
+    opponents = task["opponents"]
+    seats = task["num_players"] - 1
+    if isinstance(opponents, list) and len(opponents) != seats:
+        raise ValueError(
+            f"task key 'opponents' lists {len(opponents)} names but num_players="
+            f"{task['num_players']} seats {seats} opponents; give one name per opponent "
+            "or a single name"
+        )
+    return task
+
+
+HOLDEM_SOLO_TASK_SPACE = TaskSpace(
+    "holdem",
+    [
+        *HOLDEM_TASK_SPACE,
+        OpponentsKnob(
+            "opponents",
+            None,
+            "Holdem-v0's built-in opponents: one name for all, or one per seat clockwise "
+            "from the learner; None: the env's `opponents` argument",
+            choices=tuple(OPPONENTS),
+        ),
+    ],
+    difficulty=lambda task: holdem_difficulty(task),
+    finalize=_finalize_solo,
+)
+"""The tasks of ``palaestra/Holdem-v0``: :data:`HOLDEM_TASK_SPACE` plus ``opponents``.
+
+The difficulty is that of :data:`HOLDEM_TASK_SPACE`; it does not depend on the opponents
+(which of them is harder depends on the learner: a calling station punishes bluffs, a
+tight-aggressive player loose calls). A curriculum over opponents can estimate difficulty
+from the learner (ADCL, learning progress) or give a list of tasks with difficulties.
+"""
