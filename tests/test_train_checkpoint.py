@@ -141,34 +141,53 @@ def test_adam_state_round_trip_continues_identically(tmp_path: Path) -> None:
 
 def test_rng_states_reproduce_the_same_numbers(tmp_path: Path) -> None:
     torch.manual_seed(1)
-    np.random.seed(2)
     random.seed(3)
     generator = np.random.default_rng(4)
-    torch.rand(5), np.random.rand(5), random.random(), generator.random(5)  # advance them
+    torch.rand(5), random.random(), generator.random(5)  # advance them
     state = {
         "torch_rng": torch.get_rng_state(),
-        "numpy_rng": np.random.get_state(),
         "python_rng": random.getstate(),
         "generator": generator.bit_generator.state,
     }
     path = save_checkpoint(tmp_path, 10, {"w": torch.zeros(1)}, state)
-    expected = (torch.rand(8), np.random.rand(8), [random.random() for _ in range(8)])
+    expected = (torch.rand(8), [random.random() for _ in range(8)])
     expected_gen = generator.random(8)
 
     torch.manual_seed(99)
-    np.random.seed(99)
     random.seed(99)
     loaded = load_checkpoint(path).state
     torch.set_rng_state(loaded["torch_rng"])
-    np.random.set_state(loaded["numpy_rng"])
     random.setstate(loaded["python_rng"])
     generator2 = np.random.default_rng()
     generator2.bit_generator.state = loaded["generator"]
 
     assert torch.equal(torch.rand(8), expected[0])
-    assert np.array_equal(np.random.rand(8), expected[1])
-    assert [random.random() for _ in range(8)] == expected[2]
+    assert [random.random() for _ in range(8)] == expected[1]
     assert np.array_equal(generator2.random(8), expected_gen)
+
+
+def test_state_the_restricted_loader_would_refuse_is_not_written(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="cannot be loaded without unpickling"):
+        save_checkpoint(tmp_path, 1, {"w": torch.zeros(1)}, {"legacy": np.random.get_state()})
+    assert list(tmp_path.iterdir()) == []
+
+
+class _Planted:
+    """An object whose unpickling would run code: the restricted loader must refuse it."""
+
+    def __reduce__(self):
+        return (Path.touch, (Path(os.environ["PALAESTRA_TEST_MARKER"]),))
+
+
+def test_loading_never_unpickles_a_planted_object(tmp_path: Path, monkeypatch) -> None:
+    marker = tmp_path / "code-ran"
+    monkeypatch.setenv("PALAESTRA_TEST_MARKER", str(marker))
+    path = save_checkpoint(tmp_path / "ckpt", 3, {"w": torch.zeros(1)}, {"v": 1})
+    state_file = path.with_name(path.name.replace(".safetensors", ".state.pt"))
+    torch.save({"v": _Planted()}, state_file)  # someone else's file, written in place
+    with pytest.raises(CheckpointError, match="does not load"):
+        load_checkpoint(path)
+    assert not marker.exists()
 
 
 def test_saving_the_same_step_again_overwrites(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Checkpoints: atomic writes, safetensors weights and torch-pickled training state.
+"""Checkpoints: atomic writes, safetensors weights and training state loaded without unpickling.
 
 A checkpoint at step ``N`` in a folder is two files:
 
@@ -13,9 +13,13 @@ when its ``.safetensors`` file exists: a process killed mid-save leaves either t
 complete checkpoints untouched plus, at worst, an orphan ``.state.pt`` or a hidden temporary
 file, both of which :func:`list_checkpoints` ignores.
 
-Security: the state file is read with ``torch.load(..., weights_only=False)``, which unpickles
-arbitrary objects (numpy RNG states, Python RNG states, dataclasses). Checkpoints are therefore
-trusted input, like any pickle: load only checkpoints you or your own runs wrote.
+Security: the state file is read with ``torch.load(..., weights_only=True)``, torch's restricted
+unpickler, which rebuilds only tensors and plain containers (dicts, lists, tuples, strings,
+numbers, None) and refuses any other object, so a checkpoint someone else made cannot run code
+when it is loaded. :func:`save_checkpoint` therefore accepts only state made of those types
+(checking it before anything is written). Policies and their normalisers load from the
+safetensors file and ``config.json`` alone
+(:meth:`~palaestra.agents.policy_agent.PolicyAgent.from_run`), never from the state file.
 
 Example:
     >>> path = save_checkpoint(run / "checkpoints", step, model.state_dict(),
@@ -180,15 +184,17 @@ def save_checkpoint(
         directory: Checkpoint folder; created if missing.
         step: The global step, ``>= 0``; it names the files.
         tensors: Weight tensors by name (e.g. ``model.state_dict()``).
-        state: Everything else, anything ``torch.save`` can pickle (optimiser ``state_dict``,
-            RNG states, counters).
+        state: Everything else, made of tensors and plain containers only (optimiser
+            ``state_dict``, RNG states, counters): what ``torch.load(weights_only=True)``
+            reads back.
 
     Returns:
         The path of the ``.safetensors`` file, which marks the checkpoint complete.
 
     Raises:
         ValueError: If ``step`` is negative or not an int, a key of ``tensors`` is not a
-            string, or a value is not a dense tensor.
+            string, a value is not a dense tensor, or ``state`` holds an object that the
+            restricted loader would refuse (named in the message).
         OSError: If a file cannot be written.
     """
     import torch
@@ -217,6 +223,13 @@ def save_checkpoint(
     buffer = io.BytesIO()
     torch.save(dict(state), buffer)
     state_bytes = buffer.getvalue()
+    try:  # what load_checkpoint will do: refuse now rather than write an unloadable file
+        torch.load(io.BytesIO(state_bytes), map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ValueError(
+            "state holds an object that cannot be loaded without unpickling (keep to tensors, "
+            f"dicts, lists, tuples, strings, numbers and None): {_unpickler_reason(exc)}"
+        ) from None
     weights_bytes = safetensors_save(
         cpu_tensors, metadata={"step": str(step), "format": CHECKPOINT_FORMAT}
     )
@@ -231,6 +244,14 @@ def save_checkpoint(
     write_bytes_atomic(weights_path, weights_bytes)
     logger.info("saved checkpoint %s (%d tensors)", weights_path, len(cpu_tensors))
     return weights_path
+
+
+def _unpickler_reason(exc: Exception) -> str:
+    """The line of torch's restricted-unpickler error that names the refused object."""
+    for line in str(exc).splitlines():
+        if "Unsupported" in line or "WeightsUnpickler" in line:
+            return line.strip().removeprefix("WeightsUnpickler error: ")
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 # --------------------------------------------------------------------------- loading
@@ -261,8 +282,8 @@ def _step_from_name(path: Path) -> int | None:
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> Checkpoint:
     """Load the checkpoint whose ``.safetensors`` file is ``path``, with its state file.
 
-    Checkpoints are trusted input: the state file is unpickled with
-    ``torch.load(..., weights_only=False)``.
+    The state file is read with ``torch.load(..., weights_only=True)``: nothing is unpickled
+    beyond tensors and plain containers.
 
     Args:
         path: The ``step_XXXXXXXXXXXX.safetensors`` file.
@@ -311,8 +332,14 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> Che
     if not state_path.is_file():
         raise CheckpointError(state_path, f"does not exist (the state file of {path.name})")
     try:
-        state = torch.load(state_path, map_location=map_location, weights_only=False)
+        state = torch.load(state_path, map_location=map_location, weights_only=True)
     except Exception as exc:
+        if "Weights only load failed" in str(exc):
+            raise CheckpointError(
+                state_path,
+                "holds objects that palaestra does not load (it never unpickles checkpoint "
+                f"state): {_unpickler_reason(exc)}",
+            ) from None
         raise CheckpointError(state_path, f"is truncated or corrupt ({exc!r})") from exc
     if not isinstance(state, dict):
         raise CheckpointError(state_path, f"holds a {type(state).__name__}, not a state dict")
