@@ -36,20 +36,6 @@ def list_envs() -> None:
         print(f"{entry.id:<{width}}  [{api}]  {entry.description}")
 
 
-def _play(env: Any, agent: Any, seed: int, task: dict[str, Any], frames: list | None) -> dict:
-    """Play one episode; append every other frame to ``frames`` if given."""
-    obs, _ = env.reset(seed=seed, options={"task": task})
-    agent.reset()
-    while True:
-        if frames is not None and env.unwrapped._episode.steps % 2 == 0:
-            frames.append(env.render())
-        obs, _, terminated, truncated, info = env.step(agent.act(obs))
-        if terminated or truncated:
-            if frames is not None:
-                frames.append(env.render())
-            return info
-
-
 def demo(
     out_dir: Path = Path("runs/carry-demo"),
     episodes: int = 5,
@@ -77,7 +63,7 @@ def demo(
     import gymnasium as gym
 
     import palaestra  # noqa: F401  (registers the envs)
-    from palaestra.agents import AdmittanceFollower, PassiveCarrier
+    from palaestra.agents import AdmittanceFollower, PassiveCarrier, play
     from palaestra.envs.wrappers import write_mp4
 
     if episodes < 1:
@@ -89,13 +75,19 @@ def demo(
     frames: list | None = [] if video else None
     try:
         for name, agent in (("admittance", AdmittanceFollower()), ("passive", PassiveCarrier())):
+            record = name == "admittance" and frames is not None
+
+            def on_step(episode: int, step: int, done: bool, record: bool = record) -> None:
+                if record and episode == 0 and (step % 2 == 0 or done):
+                    frames.append(env.render())  # type: ignore[union-attr]
+
+            results = play(env, agent, episodes=episodes, seed=seed, tasks=[task], on_step=on_step)
             runs = []
-            for i in range(episodes):
-                record = frames if (name == "admittance" and i == 0) else None
-                info = _play(env, agent, seed + i, task, record)
-                runs.append({"seed": seed + i, **info})
+            for result in results:
+                info = result.infos["agent"]
+                runs.append({"seed": result.seed, **info})
                 print(
-                    f"{name:>10} seed {seed + i}: success={info['success']} "
+                    f"{name:>10} seed {result.seed}: success={info['success']} "
                     f"partner_effort={info['partner_effort']:.1f} N "
                     f"time={info['episode_time_s']:.1f} s ({info['end_reason']})"
                 )
@@ -116,7 +108,8 @@ def demo(
         f"{adm:.1f} N vs {pas:.1f} N ({summary['partner_effort_reduction_vs_passive']:.0%} less)"
     )
     if frames:
-        write_mp4(frames, out_dir / "carry.mp4", fps=25)
+        # Every other control step was recorded: half the env's frame rate plays in real time.
+        write_mp4(frames, out_dir / "carry.mp4", fps=round(env.metadata["render_fps"] / 2))
         print(f"wrote {out_dir / 'carry.mp4'}")
     print(f"wrote {out_dir / 'metrics.json'}")
 
@@ -124,10 +117,10 @@ def demo(
 def train(env_id: tyro.conf.Positional[str]) -> None:
     """Train a policy with PPO: palaestra train ENV_ID [--total-timesteps N] [--ppo.<name> V] ...
 
-    ENV_ID is any registered Gymnasium id (CartPole-v1, palaestra/Carry-v0, ...) or a
-    PettingZoo Parallel id (palaestra/carry-v0). Per-env defaults apply to every flag not
-    given; `palaestra train ENV_ID --help` lists them. `--resume RUN_DIR` continues a run
-    from its latest checkpoint.
+    ENV_ID is any registered Gymnasium id (CartPole-v1, palaestra/Carry-v0, ...), PettingZoo
+    Parallel id (palaestra/carry-v0) or PettingZoo AEC id (palaestra/holdem-v0). Per-env
+    defaults apply to every flag not given; `palaestra train ENV_ID --help` lists them.
+    `--resume RUN_DIR` continues a run from its latest checkpoint.
     """
     train_command([env_id])
 
@@ -230,23 +223,30 @@ def _curriculum_knobs(argv: list[str]) -> tuple[list[str], dict[str, Any]]:
 def eval_run(run_dir: tyro.conf.Positional[Path], episodes: int = 10, video: bool = False) -> None:
     """Evaluate a run's latest checkpoint with deterministic actions; writes RUN_DIR/eval.json.
 
+    The policy loads from config.json and the safetensors weights only (nothing is
+    unpickled), and plays the same seeds as the run's own evaluation.
+
     Args:
         run_dir: The run folder (with config.json and checkpoints/).
         episodes: Evaluation episodes.
         video: Also write RUN_DIR/eval.mp4 of the first episode (envs that render).
     """
     import palaestra  # noqa: F401  (registers the envs)
-    from palaestra.train.checkpoint import CheckpointError, write_json_atomic
-    from palaestra.train.evaluate import evaluate_policy
-    from palaestra.train.ppo import load_policy
+    from palaestra.agents.policy_agent import agents_from_run
+    from palaestra.train.checkpoint import write_json_atomic
+    from palaestra.train.config import config_from_dict
+    from palaestra.train.evaluate import evaluate_agents, evaluation_seeds
 
+    if episodes < 1:
+        raise SystemExit("error: --episodes must be at least 1")
     try:
-        policy, config, obs_norm, critic_norm = load_policy(run_dir)
-        summary = evaluate_policy(
-            config, policy, obs_norm, critic_norm, episodes=episodes,
-            video_path=run_dir / "eval.mp4" if video else None,
+        agents = agents_from_run(run_dir)
+        config = config_from_dict(json.loads((run_dir / "config.json").read_text("utf-8")))
+        summary = evaluate_agents(
+            config.env_id, agents, seeds=evaluation_seeds(config.seed, episodes),
+            env_kwargs=config.env_kwargs, video_path=run_dir / "eval.mp4" if video else None,
         )  # fmt: skip
-    except (ValueError, FileNotFoundError, CheckpointError) as exc:
+    except (ValueError, FileNotFoundError) as exc:
         raise SystemExit(f"error: {exc}") from None
     write_json_atomic(run_dir / "eval.json", summary)
     line = f"{config.env_id}: return {summary['mean_return']:.2f} +- {summary['std_return']:.2f}"

@@ -1,18 +1,45 @@
-"""Agents that act in palaestra's environments.
+"""Agents that act in palaestra's environments, and the one runner that plays them.
 
 Every agent shares one small interface, :class:`~palaestra.agents.base.Agent`:
-``act(observation) -> action`` and ``reset()``.
+``act(observation, info=None) -> action``, ``reset(seed=None)`` and, optionally,
+``stats()``; :func:`~palaestra.agents.base.check_agent` checks it with real calls.
+:func:`~palaestra.agents.play.play` plays any mix of agents in Gymnasium, PettingZoo
+Parallel and AEC envs, with seeds, tasks or a curriculum. :class:`PolicyAgent` (a trained
+run as an agent; ``PolicyAgent.from_run(run_dir)``) needs torch and is imported on first use.
 """
 
-from palaestra.agents.base import Agent
+from typing import Any
+
+from palaestra.agents.base import Agent, AgentInterfaceError, check_agent
 from palaestra.agents.carry_baselines import AdmittanceFollower, PassiveCarrier
 from palaestra.agents.craft_baselines import CooperativeCrafter, CraftPlanner, RandomCraftAgent
+from palaestra.agents.holdem_baselines import CallingStationAgent, RandomHoldemAgent, TagAgent
+from palaestra.agents.play import EpisodeResult, play
 
 __all__ = [
     "AdmittanceFollower",
     "Agent",
+    "AgentInterfaceError",
+    "CallingStationAgent",
     "CooperativeCrafter",
     "CraftPlanner",
+    "EpisodeResult",
     "PassiveCarrier",
+    "PolicyAgent",
     "RandomCraftAgent",
+    "RandomHoldemAgent",
+    "TagAgent",
+    "agents_from_run",
+    "check_agent",
+    "play",
 ]
+
+_LAZY = {"PolicyAgent", "agents_from_run"}  # they import torch
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from palaestra.agents import policy_agent
+
+        return getattr(policy_agent, name)
+    raise AttributeError(f"module 'palaestra.agents' has no attribute {name!r}")

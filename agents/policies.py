@@ -7,16 +7,29 @@ Glossary:
         used.
     critic_obs: what the critic sees when it is centralised (MAPPO); defaults to obs.
 
-Any policy with ``act``, ``evaluate_actions`` and ``value`` (:class:`Policy`) can be trained.
-That includes a policy whose actions are a softmax over scores of a variable number of
-legal actions (pad to the largest count and mask the padding).
+The trainer's policy protocol (:class:`Policy`): any ``torch.nn.Module`` with ``act``,
+``evaluate_actions`` and ``value`` can be trained with
+``palaestra.train.ppo.train(config, policy=...)``. That includes a policy whose actions are a
+softmax over scores of a variable number of legal actions (pad to the largest count and mask
+the padding). Optional extras a policy may offer:
+
+- ``numpy_twin() -> object`` with numpy ``act(obs, mask, critic_obs, rng)`` and
+  ``value(obs, critic_obs)``: a faster rollout path on the CPU (see :class:`NumpyActorCritic`);
+  the trainer uses it when offered, never requires it.
+- ``predict(obs, action_mask=None, deterministic=True, generator=None) -> actions``: actions
+  alone, without the critic (so a centralised critic needs no joint observation);
+  :class:`~palaestra.agents.policy_agent.PolicyAgent` uses it when offered, else ``act``.
+- ``row_extras``: a tuple of the per-row extras it reads (``"text"``, ``"legal_actions"``,
+  ``"events"``); the trainer then passes ``extras=`` (one dict per row) to ``act`` and
+  ``evaluate_actions``. Policies without it get none and pay nothing.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -69,6 +82,10 @@ class Policy(Protocol):
 
     def value(self, obs: torch.Tensor, critic_obs: torch.Tensor | None = None) -> torch.Tensor:
         """The critic's value of each row."""
+        ...
+
+    def parameters(self, recurse: bool = True) -> Iterator[nn.Parameter]:
+        """Its trainable parameters (any ``torch.nn.Module`` has them)."""
         ...
 
 
@@ -225,6 +242,34 @@ class ActorCritic(nn.Module):
         logp, entropy = self._log_prob_entropy(out, actions, action_mask)
         return logp, entropy, self.value(obs, critic_obs)
 
+    def predict(
+        self,
+        obs: torch.Tensor,
+        action_mask: torch.Tensor | None = None,
+        deterministic: bool = True,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Actions alone (the mode, or a sample drawn from ``generator``); no critic needed."""
+        out = self._logits(obs)
+        kind = self.spec.kind
+        if deterministic:
+            return self._sample(out, action_mask, True)
+        if kind == "continuous":
+            noise = torch.randn(out.shape, generator=generator, dtype=out.dtype, device=out.device)
+            return out + torch.exp(self.log_std) * noise
+        if kind == "discrete":
+            probs = self._masked_log_softmax(out, action_mask).exp()
+            return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+        parts = [
+            torch.multinomial(torch.softmax(part, -1), 1, generator=generator).squeeze(-1)
+            for part in torch.split(out, self._splits, dim=-1)
+        ]
+        return torch.stack(parts, -1)
+
+    def numpy_twin(self) -> NumpyActorCritic:
+        """The numpy twin for fast CPU rollouts (see :class:`NumpyActorCritic`)."""
+        return NumpyActorCritic(self)
+
 
 class MultiAgentActorCritic(nn.Module):
     """Independent policies, one :class:`ActorCritic` per agent, behind one interface.
@@ -289,6 +334,16 @@ class MultiAgentActorCritic(nn.Module):
     def value(self, obs, critic_obs=None):
         """As :meth:`ActorCritic.value`, each row by its agent's policy."""
         return self._route(obs, lambda p, o, c: (p.value(o, c),), critic_obs)[0]
+
+    def predict(self, obs, action_mask=None, deterministic=True, generator=None):
+        """As :meth:`ActorCritic.predict`, each row by its agent's policy."""
+        return self._route(
+            obs, lambda p, o, m: (p.predict(o, m, deterministic, generator),), action_mask
+        )[0]
+
+    def numpy_twin(self) -> NumpyMultiAgentActorCritic:
+        """The numpy twin for fast CPU rollouts (rows routed by agent id)."""
+        return NumpyMultiAgentActorCritic(self)
 
 
 class NumpyActorCritic:
@@ -428,10 +483,7 @@ class NumpyMultiAgentActorCritic:
         return tuple(results)  # type: ignore[arg-type]
 
 
-def numpy_twin(policy: nn.Module) -> NumpyActorCritic | NumpyMultiAgentActorCritic:
-    """The numpy twin of a CPU policy built by palaestra (see :class:`NumpyActorCritic`)."""
-    if isinstance(policy, MultiAgentActorCritic):
-        return NumpyMultiAgentActorCritic(policy)
-    if isinstance(policy, ActorCritic):
-        return NumpyActorCritic(policy)
-    raise TypeError(f"no numpy twin for {type(policy).__name__}")
+def numpy_twin(policy: nn.Module) -> Any | None:
+    """The numpy twin a CPU policy offers through ``numpy_twin()``, or None if it offers none."""
+    offer = getattr(policy, "numpy_twin", None)
+    return offer() if callable(offer) else None

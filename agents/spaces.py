@@ -6,7 +6,9 @@ order) and pulls an ``action_mask`` key out of a Dict space as a boolean mask.
 :func:`action_spec` describes the action distribution a policy needs: a diagonal Gaussian
 for Box, a categorical for Discrete (masked when the observation has ``action_mask``), a
 product of categoricals for MultiDiscrete. Anything else raises ``ValueError`` naming the
-space. Numpy only: no torch here.
+space. ``Text`` entries of a Dict (the text view of ``obs_mode="both"``) are left out of the
+flat matrix: :attr:`ObsLayout.text_keys` names them, for policies that read text. Numpy only:
+no torch here.
 """
 
 from __future__ import annotations
@@ -65,17 +67,19 @@ class ObsLayout:
         space: The observation space (of one env or agent).
         dim: Width of the flat matrix.
         mask_dim: Width of the action mask, or None when the space has no ``action_mask``.
+        text_keys: Dict keys holding ``Text`` (left out of the flat matrix).
     """
 
     space: spaces.Space
     dim: int
     mask_dim: int | None
+    text_keys: tuple[str, ...] = ()
 
     def flatten(self, batch: Any) -> tuple[np.ndarray, np.ndarray | None]:
         """Flatten a batch (leading axis: batch) to (float32 [B, dim], bool [B, mask] or None)."""
         space = self.space
         if isinstance(space, spaces.Dict):
-            keys = [k for k in sorted(space.spaces) if k != MASK_KEY]
+            keys = [k for k in sorted(space.spaces) if k != MASK_KEY and k not in self.text_keys]
             parts = [_flatten_leaf(space.spaces[k], batch[k]) for k in keys]
             flat = np.concatenate(parts, axis=1) if parts else np.zeros((len(batch[MASK_KEY]), 0))
             mask = None
@@ -91,9 +95,12 @@ def obs_layout(space: spaces.Space) -> ObsLayout:
     if isinstance(space, spaces.Dict):
         dim = 0
         mask_dim = None
+        text_keys = []
         for key in sorted(space.spaces):
             sub = space.spaces[key]
-            if key == MASK_KEY:
+            if isinstance(sub, spaces.Text):
+                text_keys.append(key)
+            elif key == MASK_KEY:
                 if not isinstance(sub, (spaces.Box, spaces.MultiBinary)) or len(sub.shape) != 1:
                     raise ValueError(
                         f"unsupported action_mask space {sub}: expected a 1-D Box or MultiBinary"
@@ -101,7 +108,12 @@ def obs_layout(space: spaces.Space) -> ObsLayout:
                 mask_dim = int(sub.shape[0])
             else:
                 dim += _leaf_dim(sub, f"key {key!r}")
-        return ObsLayout(space, dim, mask_dim)
+        return ObsLayout(space, dim, mask_dim, tuple(text_keys))
+    if isinstance(space, spaces.Text):
+        raise ValueError(
+            f"unsupported observation space (top level): {space}; a vector policy needs numbers: "
+            'use obs_mode="both" (numbers plus the text) or a policy that reads text'
+        )
     return ObsLayout(space, _leaf_dim(space, "(top level)"), None)
 
 

@@ -22,31 +22,25 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
-import torch
 
 import palaestra  # noqa: F401  (registers the envs)
-from palaestra.agents import AdmittanceFollower
+from palaestra.agents import AdmittanceFollower, Agent, PolicyAgent, play
 from palaestra.train.defaults import defaults_for
 from palaestra.train.evaluate import EVAL_SEED_OFFSET
-from palaestra.train.ppo import load_policy, train
+from palaestra.train.ppo import train
 
 TASK = {"object": "box", "route": "straight", "role": "follower"}
 
 
-def play(act: Callable[[np.ndarray], np.ndarray], seed: int) -> dict:
-    """One episode with ``act(obs) -> action``; returns the episode-end info."""
+def episode_infos(agent: Agent, seeds: list[int]) -> list[dict]:
+    """The episode-end info of one episode per seed, played by ``agent`` on TASK."""
     env = gym.make("palaestra/Carry-v0")
     try:
-        obs, _ = env.reset(seed=seed, options={"task": TASK})
-        while True:
-            obs, _, terminated, truncated, info = env.step(act(obs))
-            if terminated or truncated:
-                return info
+        return [r.infos["agent"] for r in play(env, agent, seeds=seeds, tasks=[TASK])]
     finally:
         env.close()
 
@@ -73,7 +67,7 @@ def main() -> None:
     best = None
     for damping in (15.0, 20.0, 30.0, 40.0, 60.0, 90.0, 130.0):
         agent = AdmittanceFollower(damping=damping)
-        success, effort, push = summarise([play(agent.act, s) for s in seeds])
+        success, effort, push = summarise(episode_infos(agent, seeds))
         print(f"  damping {damping:5.0f} N s/m (gain {1 / damping:.4f}): "
               f"success {success:.0%}, partner effort {effort:.1f} N "
               f"(horizontal {push:.1f} N)")  # fmt: skip
@@ -100,17 +94,8 @@ def main() -> None:
     minutes = (time.perf_counter() - start) / 60
     print(f"trained {result.global_step:,} steps in {minutes:.1f} min ({result.run_dir})")
 
-    policy, _, obs_norm, _ = load_policy(result.run_dir)
-
-    def act(obs: np.ndarray) -> np.ndarray:
-        x = obs[None].astype(np.float32)
-        if obs_norm is not None:
-            x = obs_norm(x, update=False)
-        with torch.no_grad():
-            action = policy.act(torch.as_tensor(x), deterministic=True).action[0].numpy()
-        return np.clip(action, -1.0, 1.0)
-
-    success, effort, push = summarise([play(act, s) for s in seeds])
+    learned = PolicyAgent.from_run(result.run_dir)
+    success, effort, push = summarise(episode_infos(learned, seeds))
     print(f"PPO follower: success {success:.0%}, partner effort {effort:.1f} N "
           f"(horizontal {push:.1f} N)")  # fmt: skip
     if best is not None:

@@ -129,7 +129,7 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
 
         def evaluate(self, state: Any) -> None:
             summary = evaluate_policy(
-                state.config, state.policy, state.obs_norm, state.critic_norm,
+                state.config, state.policy, state.obs_norm,
                 episodes=len(hard), tasks=hard,
             )  # fmt: skip
             self.curve.append((state.global_step, float(summary.get("success") or 0.0)))

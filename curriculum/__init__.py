@@ -30,7 +30,6 @@ generator seeded from ``seed``. Build one by name with :func:`make`:
 from palaestra.curriculum.adcl import AdaptiveDifficulty
 from palaestra.curriculum.base import Curriculum, FiniteScheduler, Scheduler
 from palaestra.curriculum.cyclical import Cyclical
-from palaestra.curriculum.driver import CurriculumEpisode, run_curriculum, run_curriculum_parallel
 from palaestra.curriculum.learning_progress import LearningProgress
 from palaestra.curriculum.medium import MediumDifficulty
 from palaestra.curriculum.plr import PrioritizedLevelReplay, mean_abs_gae, positive_value_loss
@@ -54,7 +53,6 @@ __all__ = [
     "AntiCurriculum",
     "BoxTaskSpace",
     "Curriculum",
-    "CurriculumEpisode",
     "CurriculumStats",
     "Cyclical",
     "DiscreteTaskSpace",
@@ -72,8 +70,6 @@ __all__ = [
     "names",
     "positive_value_loss",
     "register",
-    "run_curriculum",
-    "run_curriculum_parallel",
     "split_pools",
     "task_key",
     "task_pool",

@@ -245,7 +245,7 @@ def test_save_and_load_round_trip(tmp_path):
         tmp_path, env_id="Pendulum-v1", total_timesteps=512, ppo={"normalize_obs": True}
     )
     train(config, [Keep()])
-    policy, loaded_config, obs_norm, _ = load_policy(tmp_path / "run")
+    policy, loaded_config, obs_norm = load_policy(tmp_path / "run")
     assert loaded_config == config
     obs = torch.randn(32, 3)
     with torch.no_grad():

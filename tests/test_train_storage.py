@@ -517,3 +517,229 @@ def test_cuda_storage_with_cpu_generator():
     on_cpu = collect(cpu_storage, 3, seed=5)
     assert all(b.obs.is_cuda for b in on_cuda)
     assert [b.obs[:, 0].tolist() for b in on_cuda] == [b.obs[:, 0].tolist() for b in on_cpu]
+
+
+# ---------------------------------------------------------------------------------------------
+# compute_gae through waiting steps (turn-based envs), worked by hand from the docstring's
+# equations: delta_t = (r_t + ... + r_{t+k}) + gamma (1 - term') V_{t+k+1} - V_t and
+# A_t = delta_t + gamma lambda (1 - done') A_{t+k+1}, flags OR-ed over t .. t+k.
+# ---------------------------------------------------------------------------------------------
+
+
+def turn_gae(rewards, values, *, waiting=(), terminated=(), truncated=(), invalid=(), nv=0.6):
+    """compute_gae on one row of len(rewards) steps; returns advantages and returns as lists."""
+    length = len(rewards)
+    advantages, returns = compute_gae(
+        column(rewards),
+        column(values),
+        flags(*terminated, length=length),
+        flags(*truncated, length=length),
+        torch.tensor([nv], dtype=torch.float64),
+        GAMMA,
+        LAMBDA,
+        valid=~flags(*invalid, *waiting, length=length),
+        waiting=flags(*waiting, length=length),
+    )
+    return advantages[:, 0].tolist(), returns[:, 0].tolist()
+
+
+def test_waiting_steps_pass_value_advantage_and_rewards_through():
+    # Steps 1-2: the agent waits while others act. Their values are junk (never read);
+    # their rewards belong to step 0, which bootstraps from V_3, the agent's next turn.
+    rewards = [1.0, 0.5, 2.0, 0.0, 1.0]
+    values = [0.5, 9.0, -9.0, 0.3, 0.2]
+    a4 = 1.0 + 0.9 * 0.6 - 0.2
+    a3 = (0.0 + 0.9 * 0.2 - 0.3) + 0.72 * a4
+    a0 = ((1.0 + 0.5 + 2.0) + 0.9 * 0.3 - 0.5) + 0.72 * a3
+
+    advantages, returns = turn_gae(rewards, values, waiting=[1, 2])
+    assert advantages == pytest.approx([a0, 0.0, 0.0, a3, a4], abs=1e-12)
+    assert returns == pytest.approx([a0 + 0.5, 9.0, -9.0, a3 + 0.3, a4 + 0.2], abs=1e-12)
+
+
+def test_termination_while_waiting_ends_the_real_step_before_it():
+    # Step 0 acts; the hand ends (terminal, payout 2.0) at step 1 while the agent waits;
+    # step 2 is the autoreset step (junk reward and value). Step 3 waits in the new episode
+    # before the agent's first turn: its reward 0.7 reaches no decision and is dropped.
+    # Step 4 acts; step 5 waits (reward 0.4) up to the rollout's end, so step 4 bootstraps
+    # from next_value = V(obs_6).
+    rewards = [1.0, 2.0, 55.0, 0.7, 0.25, 0.4]
+    values = [0.5, 8.0, -33.0, 7.0, 0.1, 6.0]
+    a4 = (0.25 + 0.4) + 0.9 * 0.6 - 0.1
+    a0 = (1.0 + 2.0) - 0.5  # terminal: no bootstrap, no advantage from after the end
+
+    advantages, _ = turn_gae(rewards, values, waiting=[1, 3, 5], terminated=[1], invalid=[2])
+    assert advantages == pytest.approx([a0, 0.0, 0.0, 0.0, a4, 0.0], abs=1e-12)
+
+
+def test_truncation_while_waiting_bootstraps_from_the_final_observation():
+    # Truncated at step 1 while waiting; step 2 autoresets and holds V(final obs) = 0.4.
+    rewards = [1.0, 0.5, 9.0, 2.0]
+    values = [0.5, 5.0, 0.4, 0.2]
+    a3 = 2.0 + 0.9 * 0.6 - 0.2
+    a0 = (1.0 + 0.5) + 0.9 * 0.4 - 0.5  # bootstraps, but no advantage across the end
+
+    advantages, _ = turn_gae(rewards, values, waiting=[1], truncated=[1], invalid=[2])
+    assert advantages == pytest.approx([a0, 0.0, 0.0, a3], abs=1e-12)
+
+
+def test_lambda_one_through_waiting_steps_is_the_return_over_own_turns():
+    # Discounting counts the agent's turns (steps 0, 2, 4), not the steps of the batch.
+    rewards = [1.0, 3.0, 0.0, 0.5, 2.0]
+    values = [0.5, 1.0, 0.3, 1.0, 0.2]
+    g4 = 2.0 + 0.9 * 0.6
+    g2 = (0.0 + 0.5) + 0.9 * g4
+    g0 = (1.0 + 3.0) + 0.9 * g2
+    advantages, _ = compute_gae(
+        column(rewards), column(values), flags(length=5), flags(length=5),
+        torch.tensor([0.6], dtype=torch.float64), 0.9, 1.0,
+        valid=~flags(1, 3, length=5), waiting=flags(1, 3, length=5),
+    )  # fmt: skip
+    assert advantages[:, 0].tolist() == pytest.approx([g0 - 0.5, 0, g2 - 0.3, 0, g4 - 0.2])
+
+
+def test_nan_in_waiting_values_does_not_leak():
+    nan = float("nan")
+    a2 = 2.0 + 0.9 * 0.6 - 0.3
+    a0 = ((1.0 + 0.5) + 0.9 * 0.3 - 0.5) + 0.72 * a2
+    advantages, _ = turn_gae([1.0, 0.5, 2.0], [0.5, nan, 0.3], waiting=[1])
+    assert advantages == pytest.approx([a0, 0.0, a2], abs=1e-12)
+
+
+def random_turns(seed: int, steps: int = 40, rows: int = 5):
+    """Random rewards, values and flags with waiting steps (never valid) and autoresets."""
+    rng = np.random.default_rng(seed)
+    waiting = rng.random((steps, rows)) < 0.5
+    valid = ~waiting & (rng.random((steps, rows)) < 0.85)
+    return (
+        torch.tensor(rng.normal(size=(steps, rows))),
+        torch.tensor(rng.normal(size=(steps, rows))),
+        torch.tensor(rng.random((steps, rows)) < 0.1),
+        torch.tensor(rng.random((steps, rows)) < 0.1),
+        torch.tensor(rng.normal(size=rows)),
+        torch.tensor(valid),
+        torch.tensor(waiting),
+    )
+
+
+def test_waiting_torch_and_numpy_paths_agree():
+    from palaestra.train.gae import _gae_waiting, _gae_waiting_numpy
+
+    rewards, values, term, trunc, next_value, valid, waiting = random_turns(0)
+    args = (rewards, values, term, term | trunc, valid, waiting, next_value, 0.97, 0.9)
+    torch_adv, torch_ret = _gae_waiting(*args)
+    numpy_adv, numpy_ret = _gae_waiting_numpy(*args)
+    torch.testing.assert_close(torch_adv, numpy_adv, rtol=0, atol=1e-12)
+    torch.testing.assert_close(torch_ret, numpy_ret, rtol=0, atol=1e-12)
+    assert (numpy_adv[~valid] == 0).all()
+    # bfloat16 on the CPU takes the torch path through compute_gae.
+    low, _ = compute_gae(
+        rewards, values.bfloat16(), term, trunc, next_value, 0.97, 0.9, valid, waiting
+    )
+    torch.testing.assert_close(low.double(), numpy_adv, rtol=0.05, atol=0.2)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_no_waiting_steps_is_bit_identical_to_waiting_none(dtype):
+    rewards, values, term, trunc, next_value, valid, _ = random_turns(1)
+    values = values.to(dtype)
+    plain = compute_gae(rewards, values, term, trunc, next_value, 0.99, 0.95, valid)
+    none_waiting = torch.zeros_like(valid)
+    turned = compute_gae(rewards, values, term, trunc, next_value, 0.99, 0.95, valid, none_waiting)
+    assert torch.equal(plain[0], turned[0]) and torch.equal(plain[1], turned[1])
+
+
+def test_a_step_both_valid_and_waiting_is_refused():
+    with pytest.raises(ValueError, match="step 2 of row 0 is both valid and waiting"):
+        compute_gae(
+            column(REWARDS), column(VALUES), flags(), flags(),
+            torch.tensor([NEXT_VALUE], dtype=torch.float64), GAMMA, LAMBDA,
+            valid=None, waiting=flags(2),
+        )  # fmt: skip
+    with pytest.raises(ValueError, match="waiting has shape"):
+        compute_gae(
+            column(REWARDS), column(VALUES), flags(), flags(),
+            torch.tensor([NEXT_VALUE], dtype=torch.float64), GAMMA, LAMBDA,
+            waiting=torch.zeros(4, dtype=torch.bool),
+        )  # fmt: skip
+
+
+def plain_step(**overrides):
+    """One step of a storage built without masks or a critic (action shape (2,))."""
+    step = {
+        "obs": np.zeros((N, OBS), np.float32),
+        "actions": np.zeros((N, 2), np.float32),
+        "logprobs": np.zeros(N),
+        "values": np.zeros(N),
+        "rewards": np.zeros(N),
+        "terminated": np.zeros(N, bool),
+        "truncated": np.zeros(N, bool),
+        "valid": np.ones(N, bool),
+    }
+    return {**step, **overrides}
+
+
+def test_storage_allocates_waiting_on_first_use_and_clears_steps_without_it():
+    storage = RolloutStorage(T, N, OBS, (2,), torch.float32, "cpu")
+    assert storage.waiting is None
+    assert not storage.numpy_views("waiting")[0].any()
+    storage.insert(0, **plain_step())
+    turn = np.array([True, False, False])
+    storage.insert(1, **plain_step(valid=turn, waiting=~turn))
+    assert storage.waiting is not None
+    assert storage.waiting[:2].tolist() == [[False] * 3, [False, True, True]]
+    storage.insert(1, **plain_step())  # a later rollout's step without waiting rows
+    assert not storage.waiting.any()
+
+
+def test_storage_refuses_bad_waiting_and_writes_nothing():
+    storage = RolloutStorage(T, N, OBS, (2,), torch.float32, "cpu")
+    with pytest.raises(ValueError, match=r"rows \[1\] are both valid and waiting at step 0"):
+        storage.insert(0, **plain_step(rewards=np.ones(N), waiting=[False, True, False]))
+    assert storage.waiting is None and not storage.rewards.any()
+    with pytest.raises(ValueError, match="waiting has shape"):
+        storage.insert(0, **plain_step(valid=np.zeros(N, bool), waiting=np.ones(N + 1, bool)))
+    assert storage.waiting is None
+
+
+def test_compute_returns_passes_waiting_through():
+    # Row 0 plays the worked example of test_waiting_steps_pass_value_advantage_and_rewards_
+    # through (padded to T steps with its own next turns); rows 1-2 never wait.
+    storage = RolloutStorage(5, 2, OBS, (2,), torch.float32, "cpu")
+    rewards = [1.0, 0.5, 2.0, 0.0, 1.0]
+    values = [0.5, 9.0, -9.0, 0.3, 0.2]
+    for t in range(5):
+        wait = np.array([t in (1, 2), False])
+        storage.insert(
+            t, obs=np.zeros((2, OBS)), actions=np.zeros((2, 2)), logprobs=np.zeros(2),
+            values=np.array([values[t], 0.0]), rewards=np.array([rewards[t], 1.0]),
+            terminated=np.zeros(2, bool), truncated=np.zeros(2, bool), valid=~wait, waiting=wait,
+        )  # fmt: skip
+    storage.compute_returns(np.array([0.6, 0.0]), GAMMA, LAMBDA)
+    expected, _ = turn_gae(rewards, values, waiting=[1, 2])
+    assert storage.advantages[:, 0].tolist() == pytest.approx(expected, abs=1e-5)
+    assert storage.num_valid == 8
+    batches = collect(storage, 1, seed=0)
+    assert len(batches[0].obs) == 8  # waiting steps are never trained on
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_storage_with_waiting_matches_the_cpu():
+    rng = np.random.default_rng(4)
+    waiting = rng.random((T, N)) < 0.5
+    valid = ~waiting & (rng.random((T, N)) < 0.9)
+    stores = []
+    for device in ("cuda", "cpu"):
+        storage = RolloutStorage(T, N, OBS, (2,), torch.float32, device)
+        for t in range(T):
+            storage.insert(
+                t, **plain_step(values=np.arange(N) * 0.1 + t, rewards=np.arange(N) - t,
+                                valid=valid[t], waiting=waiting[t]),
+            )  # fmt: skip
+        storage.compute_returns(torch.ones(N), 0.99, 0.95)
+        stores.append(storage)
+    on_cuda, on_cpu = stores
+    assert on_cuda.waiting is not None and on_cuda.waiting.is_cuda
+    assert torch.equal(on_cuda.waiting.cpu(), on_cpu.waiting)
+    assert torch.allclose(on_cuda.advantages.cpu(), on_cpu.advantages, atol=1e-5)

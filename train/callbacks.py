@@ -33,9 +33,8 @@ class TrainerState:
         update: Updates done so far.
         rollout_step: The step within the current rollout (0 to ``num_steps - 1``).
         metrics: The metrics of the latest update (also written to metrics.jsonl).
-        obs_norm: The observation normaliser (None without normalisation): pass it, with
-            ``critic_norm``, to :func:`~palaestra.train.evaluate.evaluate_policy` to evaluate
-            mid-training.
+        obs_norm: The observation normaliser (None without normalisation): pass it to
+            :func:`~palaestra.train.evaluate.evaluate_policy` to evaluate mid-training.
         critic_norm: The centralised critic's observation normaliser, or None.
     """
 

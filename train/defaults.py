@@ -79,26 +79,27 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "palaestra/carry-v0": {**_CARRY, "num_envs": 2},
     "palaestra/Craft-v0": _CRAFT,
     "palaestra/craft-v0": {**_CRAFT, "num_envs": 4},
+    # Self-play with one policy in every seat; payouts reach 100 big blinds, so rewards are
+    # normalised (the value loss is in the thousands without it).
+    "palaestra/holdem-v0": {**_DISCRETE, "num_envs": 8, "ppo": {"normalize_reward": True}},
 }
 """Per-env overrides of :class:`~palaestra.train.config.TrainConfig` (``ppo`` nested)."""
 
 
 def _action_kind(env_id: str) -> str:
-    from palaestra.train.envs import is_multi_agent
-
-    if is_multi_agent(env_id):
-        import pettingzoo
-
-        env = pettingzoo.make("parallel", env_id)
-        space = env.action_space(env.possible_agents[0])
-    else:
-        import gymnasium as gym
-
-        env = gym.make(env_id)
-        space = env.action_space
-    env.close()
     import gymnasium as gym
 
+    from palaestra.agents.registry import make_env
+
+    env = make_env(env_id)
+    try:
+        space = (
+            env.action_space
+            if isinstance(env, gym.Env)
+            else env.action_space(env.possible_agents[0])
+        )
+    finally:
+        env.close()
     return "continuous" if isinstance(space, gym.spaces.Box) else "discrete"
 
 

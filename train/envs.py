@@ -17,13 +17,13 @@ episode's final observation, so a truncated episode can bootstrap from its value
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
+from palaestra.agents.registry import env_api
 from palaestra.agents.spaces import ActionSpec, ObsLayout, action_spec, obs_layout
 
 __all__ = [
@@ -65,35 +65,56 @@ class StepBatch:
     ended_envs: list[int] = field(default_factory=list)
     """Env copies whose episode ended on this step (they reset on the next one): the moment
     to give them their next task with :meth:`EnvBatch.set_task`."""
-
-
-def _registered_ids() -> tuple[list[str], list[str]]:
-    import pettingzoo
-
-    import palaestra  # noqa: F401  (registers palaestra's envs)
-
-    return sorted(gym.registry), sorted(pettingzoo.parallel_registry)
+    extras: list[dict[str, Any]] | None = None
+    """One dict per row of what the policy asked for with :meth:`EnvBatch.request_extras`
+    (``text``: the text view; ``legal_actions``, ``events``: from the row's info), for
+    the observation this step returned; None when nothing was asked for."""
+    waiting: np.ndarray | None = None
+    """[R] bool, turn-based (AEC) envs only: rows whose agent is in an episode but not on
+    turn at this step. Their action is ignored; GAE passes through them (see
+    :func:`~palaestra.train.storage.compute_gae`). None where every live row acts."""
 
 
 def is_multi_agent(env_id: str) -> bool:
-    """Whether ``env_id`` names a PettingZoo Parallel env (else it is a Gymnasium id)."""
-    return env_id in _registered_ids()[1]
+    """Whether ``env_id`` names a PettingZoo env, Parallel or AEC (else it is a Gymnasium id).
+
+    An id in both PettingZoo registries is made through its Parallel API; one only in the
+    AEC registry is turn-based (:func:`palaestra.train.aec.is_turn_based`).
+    """
+    return env_api(env_id) != "gymnasium"
 
 
 def resolve_env_id(env_id: str) -> str:
-    """Return ``env_id`` if it is registered with Gymnasium or PettingZoo.
+    """Return ``env_id`` if it is registered with Gymnasium or PettingZoo (Parallel or AEC).
 
     Raises:
         ValueError: for an unregistered id, listing the closest registered ids.
     """
-    gym_ids, pz_ids = _registered_ids()
-    if env_id in gym_ids or env_id in pz_ids:
-        return env_id
-    close = difflib.get_close_matches(env_id, gym_ids + pz_ids, n=5, cutoff=0.5)
-    hint = f"; did you mean {', '.join(close)}?" if close else ""
-    raise ValueError(
-        f"unknown env id {env_id!r} (not registered with Gymnasium or PettingZoo){hint}"
-    )
+    env_api(env_id)
+    return env_id
+
+
+ROW_EXTRAS = ("text", "legal_actions", "events")
+"""What a policy may ask each row to carry besides its numbers (``row_extras``)."""
+
+
+def _check_extras(names: Any, env_id: str) -> tuple[str, ...]:
+    names = tuple(names)
+    unknown = [n for n in names if n not in ROW_EXTRAS]
+    if unknown:
+        raise ValueError(f"unknown row extras {unknown} for {env_id}; known: {list(ROW_EXTRAS)}")
+    return names
+
+
+def _row_extras(names: tuple[str, ...], obs: Any, info: Any) -> dict[str, Any]:
+    """The extras of one row: the text view from its observation, the rest from its info."""
+    out: dict[str, Any] = {}
+    for name in names:
+        if name == "text":
+            out[name] = obs.get("text") if isinstance(obs, dict) else None
+        else:
+            out[name] = (info or {}).get(name)
+    return out
 
 
 def _numeric_info(info: dict[str, Any]) -> dict[str, float]:
@@ -139,6 +160,16 @@ class EnvBatch:
         """Step with one action per row."""
         raise NotImplementedError
 
+    extras: tuple[str, ...] = ()
+
+    def request_extras(self, names: Any) -> None:
+        """Make every later step carry these :data:`ROW_EXTRAS` per row (``StepBatch.extras``).
+
+        Raises:
+            ValueError: for an unknown name, or a batch that cannot carry them.
+        """
+        self.extras = _check_extras(names, getattr(self, "env_id", "this env"))
+
     def close(self) -> None:
         """Release the envs."""
         raise NotImplementedError
@@ -160,22 +191,25 @@ class GymEnvBatch(EnvBatch):
 
     def __init__(self, env_id: str, num_envs: int, mode: str = "sync", **kwargs: Any) -> None:
         self.mode = mode
-        if mode == "async":
-            self.vector = gym.make_vec(
-                env_id, num_envs=num_envs, vectorization_mode="async", **kwargs
-            )
-            self.envs: list[gym.Env] = []
-            obs_space, act_space = (
-                self.vector.single_observation_space,
-                self.vector.single_action_space,
-            )
-        else:
-            self.vector = None
-            self.envs = [gym.make(env_id, **kwargs) for _ in range(num_envs)]
-            obs_space, act_space = self.envs[0].observation_space, self.envs[0].action_space
-        self.layout = obs_layout(obs_space)
-        self.action = action_spec(act_space)
-        _check_mask(self.layout, self.action, env_id)
+        self.vector = None
+        self.envs: list[gym.Env] = []
+        try:  # a failure part-way closes the envs and workers made so far
+            if mode == "async":
+                self.vector = gym.make_vec(
+                    env_id, num_envs=num_envs, vectorization_mode="async", **kwargs
+                )
+                obs_space = self.vector.single_observation_space
+                act_space = self.vector.single_action_space
+            else:
+                for _ in range(num_envs):
+                    self.envs.append(gym.make(env_id, **kwargs))
+                obs_space, act_space = self.envs[0].observation_space, self.envs[0].action_space
+            self.layout = obs_layout(obs_space)
+            self.action = action_spec(act_space)
+            _check_mask(self.layout, self.action, env_id)
+        except BaseException:
+            self.close()
+            raise
         self.env_id = env_id
         self.num_envs = num_envs
         self.num_rows = num_envs
@@ -183,6 +217,7 @@ class GymEnvBatch(EnvBatch):
         self.critic_dim = None
         self.agents = ["agent"]
         self._next_tasks: list[dict[str, Any]] | None = None
+        self._last_extras: list[dict[str, Any]] | None = None
         self._dict_obs = isinstance(obs_space, gym.spaces.Dict)
         self._ended = np.zeros(num_envs, bool)
         self._returns = np.zeros(num_envs)
@@ -208,6 +243,20 @@ class GymEnvBatch(EnvBatch):
         self._next_tasks[env_index] = task
         self.vector.set_attr("task", list(self._next_tasks))
 
+    def request_extras(self, names: Any) -> None:
+        names = _check_extras(names, self.env_id)
+        if names and self.vector is not None:
+            raise ValueError(
+                f"row extras {list(names)} need vector_mode='sync' (the async vector env "
+                "does not pass texts and dict infos through intact)"
+            )
+        self.extras = names
+
+    def _extras(self, observations: list[Any], infos: list[Any]) -> list[dict[str, Any]] | None:
+        if not self.extras:
+            return None
+        return [_row_extras(self.extras, o, i) for o, i in zip(observations, infos, strict=True)]
+
     def _stack(self, observations: list[Any]) -> Any:
         if self._dict_obs:
             return {k: np.stack([o[k] for o in observations]) for k in observations[0]}
@@ -215,19 +264,20 @@ class GymEnvBatch(EnvBatch):
 
     def reset(self, seed: int) -> StepBatch:
         seeds = [seed + i for i in range(self.num_rows)]
+        extras = None
         if self.vector is not None:
             obs, _ = self.vector.reset(seed=seeds)
         else:
-            obs = self._stack(
-                [env.reset(seed=s)[0] for env, s in zip(self.envs, seeds, strict=True)]
-            )
+            pairs = [env.reset(seed=s) for env, s in zip(self.envs, seeds, strict=True)]
+            obs = self._stack([p[0] for p in pairs])
+            extras = self._extras([p[0] for p in pairs], [p[1] for p in pairs])
         self._ended[:] = False
         self._returns[:] = 0.0
         self._lengths[:] = 0
         flat, mask = self.layout.flatten(obs)
         zeros = np.zeros(self.num_rows)
         false = np.zeros(self.num_rows, bool)
-        return StepBatch(flat, mask, None, zeros, false, false.copy(), ~false, [])
+        return StepBatch(flat, mask, None, zeros, false, false.copy(), ~false, [], extras=extras)
 
     def _step_sync(self, actions: np.ndarray) -> tuple[Any, ...]:
         n = self.num_rows
@@ -244,6 +294,7 @@ class GymEnvBatch(EnvBatch):
                 rewards[i], terminated[i], truncated[i] = reward, term, trunc
             observations.append(obs)
             infos.append(info)
+        self._last_extras = self._extras(observations, infos)
         return self._stack(observations), rewards, terminated, truncated, infos
 
     def step(self, actions: np.ndarray) -> StepBatch:
@@ -283,8 +334,18 @@ class GymEnvBatch(EnvBatch):
         self._lengths[ended] = 0
         self._ended = ended
         flat, mask = self.layout.flatten(obs)
+        extras = self._last_extras if self.vector is None else None
         return StepBatch(
-            flat, mask, None, rewards, terminated, truncated, valid, episodes, ended_envs
+            flat,
+            mask,
+            None,
+            rewards,
+            terminated,
+            truncated,
+            valid,
+            episodes,
+            ended_envs,
+            extras=extras,
         )
 
     def close(self) -> None:
@@ -295,194 +356,6 @@ class GymEnvBatch(EnvBatch):
 
     def render(self) -> np.ndarray | None:
         frame = self.vector.render()[0] if self.vector is not None else self.envs[0].render()
-        return None if frame is None else np.asarray(frame)
-
-
-class ParallelEnvBatch(EnvBatch):
-    """``num_envs`` PettingZoo Parallel envs in this process, one row per env and agent.
-
-    Args:
-        env_id: A PettingZoo id registered with ``pettingzoo.register("parallel", ...)``.
-        num_envs: Number of env copies.
-        centralized_critic: Also give each row the observations of every agent of its env
-            (a centralised critic, MAPPO).
-        kwargs: Passed to ``pettingzoo.make``.
-    """
-
-    def __init__(
-        self, env_id: str, num_envs: int, centralized_critic: bool = False, **kwargs: Any
-    ) -> None:
-        import pettingzoo
-
-        self.env_id = env_id
-        self.envs = [pettingzoo.make("parallel", env_id, **kwargs) for _ in range(num_envs)]
-        first = self.envs[0]
-        self.agents = list(first.possible_agents)
-        layouts = [obs_layout(first.observation_space(a)) for a in self.agents]
-        actions = [action_spec(first.action_space(a)) for a in self.agents]
-        for a, spec in zip(self.agents, actions, strict=True):
-            if (spec.kind, spec.shape, spec.size, spec.nvec) != (
-                actions[0].kind,
-                actions[0].shape,
-                actions[0].size,
-                actions[0].nvec,
-            ):
-                raise ValueError(
-                    f"agents {self.agents[0]!r} and {a!r} have different action spaces; "
-                    "palaestra's PPO needs one action space for all agents"
-                )
-        masks = {lay.mask_dim for lay in layouts}
-        if len(masks) > 1:
-            raise ValueError(f"agents disagree on having an action_mask: {masks}")
-        _check_mask(layouts[0], actions[0], env_id)
-        self.layouts = layouts
-        self.layout = layouts[0]
-        self.action = actions[0]
-        self.num_agents = len(self.agents)
-        self.num_envs = num_envs
-        self.num_rows = num_envs * self.num_agents
-        self.feature_dim = max(lay.dim for lay in layouts)
-        self.obs_dim = self.feature_dim + self.num_agents
-        self.centralized = centralized_critic
-        self.critic_dim = (
-            self.feature_dim * self.num_agents + self.num_agents if centralized_critic else None
-        )
-        self.mask_dim = layouts[0].mask_dim
-        self._pending_reset = np.zeros(num_envs, bool)
-        self._returns = np.zeros(self.num_rows)
-        self._lengths = np.zeros(self.num_rows, np.int64)
-        self._alive = np.zeros(self.num_rows, bool)
-        self._seed = 0
-        self._resets = 0
-        self._ids = np.tile(np.eye(self.num_agents, dtype=np.float32), (num_envs, 1))
-
-    @property
-    def task_space(self) -> Any:
-        return getattr(_unwrapped(self.envs[0]), "task_space", None)
-
-    def set_task(self, env_index: int, task: dict[str, Any]) -> None:
-        env = _unwrapped(self.envs[env_index])
-        if not hasattr(env, "set_task"):
-            raise ValueError(f"{self.env_id} has no task channel (no set_task method)")
-        env.set_task(env.task_space.validate(task))
-
-    def _row(self, env: int, agent: int) -> int:
-        return env * self.num_agents + agent
-
-    def _write_obs(
-        self, env: int, observations: dict, feats: np.ndarray, masks: np.ndarray | None
-    ) -> None:
-        for j, name in enumerate(self.agents):
-            if name in observations:
-                flat, mask = self.layouts[j].flatten(_batch_of_one(observations[name]))
-                feats[self._row(env, j), : flat.shape[1]] = flat[0]
-                if masks is not None and mask is not None:
-                    masks[self._row(env, j)] = mask[0]
-
-    def _assemble(
-        self, feats: np.ndarray, masks: np.ndarray | None
-    ) -> tuple[np.ndarray, np.ndarray | None]:
-        obs = np.concatenate([feats, self._ids], axis=1)
-        critic = None
-        if self.centralized:
-            joint = feats.reshape(self.num_envs, self.num_agents * self.feature_dim)
-            critic = np.concatenate([np.repeat(joint, self.num_agents, axis=0), self._ids], axis=1)
-        return obs, critic
-
-    def _empty(self) -> tuple[np.ndarray, np.ndarray | None]:
-        feats = np.zeros((self.num_rows, self.feature_dim), np.float32)
-        masks = np.ones((self.num_rows, self.mask_dim), bool) if self.mask_dim else None
-        return feats, masks
-
-    def reset(self, seed: int) -> StepBatch:
-        self._seed = seed
-        self._resets = 0
-        feats, masks = self._empty()
-        for e, env in enumerate(self.envs):
-            observations, _ = env.reset(seed=seed + e)
-            self._write_obs(e, observations, feats, masks)
-            for j, name in enumerate(self.agents):
-                self._alive[self._row(e, j)] = name in env.agents
-        self._pending_reset[:] = False
-        self._returns[:] = 0.0
-        self._lengths[:] = 0
-        obs, critic = self._assemble(feats, masks)
-        zeros = np.zeros(self.num_rows)
-        false = np.zeros(self.num_rows, bool)
-        return StepBatch(obs, masks, critic, zeros, false, false.copy(), self._alive.copy(), [])
-
-    def step(self, actions: np.ndarray) -> StepBatch:
-        feats, masks = self._empty()
-        rewards = np.zeros(self.num_rows)
-        terminated = np.zeros(self.num_rows, bool)
-        truncated = np.zeros(self.num_rows, bool)
-        valid = self._alive.copy()
-        episodes: list[EpisodeRecord] = []
-        ended_envs: list[int] = []
-        env_actions = self.action.to_env(actions)
-        for e, env in enumerate(self.envs):
-            if self._pending_reset[e]:
-                # The step after an episode ended resets the env; it is not a transition.
-                self._resets += 1
-                observations, _ = env.reset(seed=self._seed + self.num_envs * self._resets + e)
-                self._pending_reset[e] = False
-                self._write_obs(e, observations, feats, masks)
-                for j, name in enumerate(self.agents):
-                    self._alive[self._row(e, j)] = name in env.agents
-                continue
-            live = {
-                name: env_actions[self._row(e, j)]
-                for j, name in enumerate(self.agents)
-                if name in env.agents
-            }
-            observations, rew, term, trunc, infos = env.step(live)
-            self._write_obs(e, observations, feats, masks)
-            for j, name in enumerate(self.agents):
-                r = self._row(e, j)
-                if name not in live:
-                    continue
-                rewards[r] = float(rew.get(name, 0.0))
-                terminated[r] = bool(term.get(name, False))
-                truncated[r] = bool(trunc.get(name, False)) and not terminated[r]
-                self._returns[r] += rewards[r]
-                self._lengths[r] += 1
-                if terminated[r] or truncated[r] or name not in env.agents:
-                    if not (terminated[r] or truncated[r]):
-                        # Left without a flag: bootstrap from its last observation if the
-                        # env gave one (truncated), else end it there (terminated).
-                        truncated[r] = name in observations
-                        terminated[r] = not truncated[r]
-                    episodes.append(
-                        EpisodeRecord(
-                            float(self._returns[r]),
-                            int(self._lengths[r]),
-                            _numeric_info(infos.get(name, {})),
-                            name,
-                            e,
-                        )
-                    )
-                    self._returns[r] = 0.0
-                    self._lengths[r] = 0
-                    self._alive[r] = False
-            for j, name in enumerate(self.agents):
-                r = self._row(e, j)
-                if name in env.agents and not (terminated[r] or truncated[r]):
-                    self._alive[r] = True  # agents that join mid-episode act from now on
-            rows = slice(self._row(e, 0), self._row(e, self.num_agents - 1) + 1)
-            if not env.agents or not self._alive[rows].any():
-                self._pending_reset[e] = True
-                ended_envs.append(e)
-        obs, critic = self._assemble(feats, masks)
-        return StepBatch(
-            obs, masks, critic, rewards, terminated, truncated, valid, episodes, ended_envs
-        )
-
-    def close(self) -> None:
-        for env in self.envs:
-            env.close()
-
-    def render(self) -> np.ndarray | None:
-        frame = self.envs[0].render()
         return None if frame is None else np.asarray(frame)
 
 
@@ -530,15 +403,39 @@ def make_env_batch(
     centralized_critic: bool = False,
     env_kwargs: dict[str, Any] | None = None,
 ) -> EnvBatch:
-    """Build the env batch for ``env_id`` (Gymnasium or PettingZoo Parallel)."""
-    env_id = resolve_env_id(env_id)
+    """Build the env batch for ``env_id``, by the registry it is in.
+
+    * PettingZoo Parallel (checked first: an id may also be in the AEC registry):
+      :class:`ParallelEnvBatch`, stepped in this process (``vector_mode`` does not apply).
+    * PettingZoo AEC (turn-based): :class:`~palaestra.train.aec.AECEnvBatch`, stepped in this
+      process: ``vector_mode="async"`` and ``centralized_critic`` are refused.
+    * Gymnasium: :class:`GymEnvBatch`, ``vector_mode`` ``"sync"`` or ``"async"``.
+
+    Raises:
+        ValueError: for an unknown id, ``num_envs < 1``, an unknown ``vector_mode``, a
+            setting the env's kind does not support, or spaces the trainer cannot take
+            (the message names the env's kind and what is supported).
+    """
+    api = env_api(env_id)
     if num_envs < 1:
         raise ValueError(f"num_envs must be at least 1, got {num_envs}")
-    kwargs = dict(env_kwargs or {})
-    if is_multi_agent(env_id):
-        return ParallelEnvBatch(env_id, num_envs, centralized_critic=centralized_critic, **kwargs)
-    if centralized_critic:
-        raise ValueError(f"centralized_critic needs a multi-agent env; {env_id} is single-agent")
     if vector_mode not in ("sync", "async"):
         raise ValueError(f"vector_mode must be 'sync' or 'async', got {vector_mode!r}")
+    kwargs = dict(env_kwargs or {})
+    if api == "parallel":
+        from palaestra.train.parallel import ParallelEnvBatch
+
+        return ParallelEnvBatch(env_id, num_envs, centralized_critic=centralized_critic, **kwargs)
+    if api == "aec":
+        from palaestra.train.aec import AECEnvBatch
+
+        if vector_mode != "sync":
+            raise ValueError(
+                f"{env_id} is a turn-based (PettingZoo AEC) env, stepped in this process: "
+                f"vector_mode={vector_mode!r} is not supported (use 'sync'; 'async' worker "
+                "processes are for Gymnasium envs)"
+            )
+        return AECEnvBatch(env_id, num_envs, centralized_critic=centralized_critic, **kwargs)
+    if centralized_critic:
+        raise ValueError(f"centralized_critic needs a multi-agent env; {env_id} is single-agent")
     return GymEnvBatch(env_id, num_envs, vector_mode, **kwargs)

@@ -11,6 +11,10 @@ Glossary (shapes use ``T`` for steps in a rollout and ``N`` for parallel envs or
   only resets it, ignoring the action and returning reward 0. That step, and the steps of an
   agent that has already left a multi-agent episode, are stored with ``valid = False``: they
   get no advantage, never leak into their neighbours, and are left out of every minibatch.
+- **waiting**: a step of a turn-based (PettingZoo AEC) row whose agent is in its episode
+  but not on turn: it takes no action and is never trained on (``valid = False``), but GAE
+  passes through it to the agent's next turn, collecting the rewards and episode ends that
+  reach the agent while others play (see :func:`compute_gae`).
 - **advantage** ``A_t``: GAE(gamma, lambda) of Schulman et al., "High-Dimensional Continuous
   Control Using Generalized Advantage Estimation" (2016), eq. 16.
 - **return**: ``A_t + V(obs_t)``, the target of the value function (the TD(lambda) return).
@@ -25,6 +29,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from palaestra.train.gae import ArrayLike, compute_gae
+
 _NUMPY_DTYPES = {
     torch.float32: np.float32,
     torch.float64: np.float64,
@@ -34,140 +40,6 @@ _NUMPY_DTYPES = {
 }
 
 __all__ = ["Batch", "RolloutStorage", "compute_gae"]
-
-ArrayLike = Tensor | np.ndarray
-
-
-def compute_gae(
-    rewards: ArrayLike,
-    values: Tensor,
-    terminated: ArrayLike,
-    truncated: ArrayLike,
-    next_value: ArrayLike,
-    gamma: float,
-    gae_lambda: float,
-    valid: ArrayLike | None = None,
-) -> tuple[Tensor, Tensor]:
-    """Compute GAE(gamma, lambda) advantages and returns, backwards in time.
-
-    With ``V(obs_{t+1})`` equal to ``values[t + 1]`` for ``t < T - 1`` and to ``next_value``
-    for the last step::
-
-        delta_t = r_t + gamma * (1 - terminated_t) * V(obs_{t+1}) - values[t]
-        A_t     = valid_t * (delta_t + gamma * lambda * (1 - done_t) * A_{t+1})
-        returns = A + values
-
-    where ``done_t = terminated_t or truncated_t``. When a transition ends its episode,
-    ``obs_{t+1}`` is that episode's final observation: a truncated episode bootstraps from
-    its value, a terminated one does not, and neither passes advantage back across the end.
-    Steps with ``valid`` False (autoreset steps, finished agents) get advantage 0, so their
-    return equals their value; their value still serves as ``V(obs_{t+1})`` of the step
-    before, which is right for next-step autoreset, where it is the value of the final
-    observation.
-
-    Inputs other than ``values`` may also be numpy arrays; all are moved to the device and
-    dtype of ``values``.
-
-    Args:
-        rewards: ``[T, N]`` rewards ``r_t``.
-        values: ``[T, N]`` value estimates ``V(obs_t)``; a floating-point tensor whose
-            dtype and device the outputs take.
-        terminated: ``[T, N]`` bool (or 0/1) flags: the transition ended the episode in a
-            terminal state.
-        truncated: ``[T, N]`` bool (or 0/1) flags: the transition ended the episode by
-            truncation.
-        next_value: ``[N]`` value of the observation after the last step.
-        gamma: discount factor in [0, 1].
-        gae_lambda: GAE lambda in [0, 1]; 0 gives one-step TD errors, 1 gives Monte-Carlo
-            returns minus values.
-        valid: ``[T, N]`` bool flags, True for real transitions; all True when omitted.
-
-    Returns:
-        ``(advantages, returns)``, both ``[T, N]`` with the dtype and device of ``values``.
-
-    Raises:
-        ValueError: if shapes disagree, ``values`` is not floating point, or ``gamma`` or
-            ``gae_lambda`` lies outside [0, 1].
-    """
-    if not 0.0 <= gamma <= 1.0:
-        raise ValueError(f"gamma must lie in [0, 1], got {gamma}")
-    if not 0.0 <= gae_lambda <= 1.0:
-        raise ValueError(f"gae_lambda must lie in [0, 1], got {gae_lambda}")
-    if not isinstance(values, Tensor) or not values.is_floating_point():
-        raise ValueError(
-            "values must be a floating-point tensor, got "
-            f"{getattr(values, 'dtype', type(values).__name__)}"
-        )
-    if values.ndim != 2:
-        raise ValueError(f"values must have shape [T, N], got {tuple(values.shape)}")
-    shape = values.shape
-    rewards, terminated, truncated, next_value = (
-        torch.as_tensor(x) for x in (rewards, terminated, truncated, next_value)
-    )
-    named = {"rewards": rewards, "terminated": terminated, "truncated": truncated}
-    if valid is not None:
-        valid = torch.as_tensor(valid)
-        named["valid"] = valid
-    for name, tensor in named.items():
-        if tuple(tensor.shape) != tuple(shape):
-            raise ValueError(
-                f"{name} has shape {tuple(tensor.shape)}, expected {tuple(shape)} like values"
-            )
-    if tuple(next_value.shape) != (shape[1],):
-        raise ValueError(
-            f"next_value has shape {tuple(next_value.shape)}, expected ({shape[1]},) "
-            "(one value per env)"
-        )
-
-    device, dtype = values.device, values.dtype
-    rewards = rewards.to(device=device, dtype=dtype)
-    next_value = next_value.to(device=device, dtype=dtype)
-    terminated = terminated.to(device=device, dtype=torch.bool)
-    done = terminated | truncated.to(device=device, dtype=torch.bool)
-    if valid is None:
-        valid = torch.ones(shape, dtype=torch.bool, device=device)
-    else:
-        valid = valid.to(device=device, dtype=torch.bool)
-
-    if device.type == "cpu" and dtype in (torch.float32, torch.float64):
-        return _gae_numpy(rewards, values, terminated, done, valid, next_value, gamma, gae_lambda)
-    zero = torch.zeros((), dtype=dtype, device=device)
-    advantages = torch.zeros_like(values)
-    last = torch.zeros_like(next_value)
-    for t in reversed(range(shape[0])):
-        following = next_value if t == shape[0] - 1 else values[t + 1]
-        # torch.where rather than multiplying by 0/1 masks: a NaN or inf in a value that
-        # must be ignored (a terminal bootstrap, an invalid step) cannot leak through.
-        bootstrap = torch.where(terminated[t], zero, following)
-        delta = rewards[t] + gamma * bootstrap - values[t]
-        carried = torch.where(done[t], zero, last)
-        last = torch.where(valid[t], delta + gamma * gae_lambda * carried, zero)
-        advantages[t] = last
-    return advantages, advantages + values
-
-
-def _gae_numpy(
-    rewards: Tensor, values: Tensor, terminated: Tensor, done: Tensor, valid: Tensor,
-    next_value: Tensor, gamma: float, gae_lambda: float,
-) -> tuple[Tensor, Tensor]:  # fmt: skip
-    """The recursion of :func:`compute_gae` in numpy.
-
-    On the CPU a torch op on a small vector costs several times its arithmetic.
-    """
-    r, v = rewards.numpy(), values.detach().numpy()
-    term, end, ok = terminated.numpy(), done.numpy(), valid.numpy()
-    nv = next_value.detach().numpy()
-    zero = v.dtype.type(0)
-    advantages = np.zeros_like(v)
-    last = np.zeros_like(nv)
-    for t in range(v.shape[0] - 1, -1, -1):
-        following = nv if t == v.shape[0] - 1 else v[t + 1]
-        delta = r[t] + gamma * np.where(term[t], zero, following) - v[t]
-        carried = np.where(end[t], zero, last)
-        last = np.where(ok[t], delta + gamma * gae_lambda * carried, zero).astype(v.dtype)
-        advantages[t] = last
-    adv = torch.from_numpy(advantages)
-    return adv, adv + values
 
 
 @dataclass(frozen=True)
@@ -183,6 +55,8 @@ class Batch:
         advantages: ``[B]`` GAE advantages (not normalised).
         returns: ``[B]`` value targets.
         action_masks: ``[B, mask_dim]`` legal-action masks, or None.
+        index: ``[B]`` positions of the transitions in the rollout flattened step-major
+            (``step * N + row``), to look up what the storage does not hold (row extras).
     """
 
     obs: Tensor
@@ -193,6 +67,7 @@ class Batch:
     advantages: Tensor
     returns: Tensor
     action_masks: Tensor | None
+    index: Tensor | None = None
 
 
 class RolloutStorage:
@@ -213,6 +88,9 @@ class RolloutStorage:
         terminated: ``[T, N]`` bool termination flags.
         truncated: ``[T, N]`` bool truncation flags.
         valid: ``[T, N]`` bool flags, True for real transitions.
+        waiting: ``[T, N]`` bool flags of waiting steps (turn-based envs), or None until an
+            insert passes ``waiting``; it is allocated then, and every step inserted without
+            it counts as not waiting.
         action_masks: ``[T, N, mask_dim]`` bool legal-action masks, or None.
         advantages: ``[T, N]`` float32 advantages, filled by :meth:`compute_returns`.
         returns: ``[T, N]`` float32 value targets, filled by :meth:`compute_returns`.
@@ -295,6 +173,8 @@ class RolloutStorage:
         self.action_masks: Tensor | None = (
             alloc("action_masks", (*tn, mask_dim), boolean) if mask_dim is not None else None
         )
+        self._alloc = alloc
+        self.waiting: Tensor | None = None  # allocated by the first insert that passes it
         self.advantages = torch.zeros(tn, dtype=f32, device=self.device)
         self.returns = torch.zeros(tn, dtype=f32, device=self.device)
 
@@ -324,6 +204,7 @@ class RolloutStorage:
         valid: ArrayLike,
         action_masks: ArrayLike | None = None,
         critic_obs: ArrayLike | None = None,
+        waiting: ArrayLike | None = None,
     ) -> None:
         """Copy one step of all envs into the storage.
 
@@ -345,10 +226,15 @@ class RolloutStorage:
                 storage was built with ``mask_dim``.
             critic_obs: ``[N, critic_obs_dim]`` critic observations; required exactly when
                 the storage was built with ``critic_obs_dim``.
+            waiting: ``[N]`` flags of rows whose agent is in its episode but not on turn
+                (turn-based envs; see :func:`compute_gae`), stored with ``valid`` False.
+                The first insert that passes it allocates :attr:`waiting`; an insert
+                without it stores no waiting rows at that step.
 
         Raises:
-            ValueError: if ``step`` is out of range, a shape is wrong, or an optional input
-                is given (or missing) against how the storage was built.
+            ValueError: if ``step`` is out of range, a shape is wrong, an optional input is
+                given (or missing) against how the storage was built, or a row is both
+                valid and waiting.
         """
         if not 0 <= step < self.num_steps:
             raise ValueError(f"step must lie in [0, {self.num_steps}), got {step}")
@@ -380,8 +266,29 @@ class RolloutStorage:
                     f"{name} has shape {tuple(source.shape)}, expected {tuple(target.shape[1:])}"
                 )
             sources.append(source)
+        waiting_row = None
+        if waiting is not None:
+            waiting_row = _host_array(waiting)
+            if waiting_row.shape != (self.num_envs,):
+                raise ValueError(
+                    f"waiting has shape {tuple(waiting_row.shape)}, expected ({self.num_envs},)"
+                )
+            waiting_row = waiting_row.astype(bool)
+            valid_row = sources[[name for name, _, _ in pairs].index("valid")]
+            both = np.flatnonzero(waiting_row & valid_row.astype(bool))
+            if both.size:
+                raise ValueError(
+                    f"rows {both.tolist()} are both valid and waiting at step {step}: a "
+                    "waiting row takes no action, so it must have valid=False"
+                )
         for (name, _, _), source in zip(pairs, sources, strict=True):
             self._host[name][step] = source
+        if waiting_row is not None:
+            if self.waiting is None:
+                self.waiting = self._alloc("waiting", (self.num_steps, self.num_envs), torch.bool)
+            self._host["waiting"][step] = waiting_row
+        elif self.waiting is not None:
+            self._host["waiting"][step] = False
         self._dirty = True
 
     def compute_returns(self, next_value: ArrayLike, gamma: float, gae_lambda: float) -> None:
@@ -406,6 +313,7 @@ class RolloutStorage:
             gamma,
             gae_lambda,
             self.valid,
+            self.waiting,
         )
         self.advantages.copy_(advantages)
         self.returns.copy_(returns)
@@ -414,11 +322,14 @@ class RolloutStorage:
         """Host copies (``[T, N]`` numpy arrays) of the named fields, e.g. ``"advantages"``.
 
         Fields written by inserts come from their host buffers; computed ones
-        (``advantages``, ``returns``) are copied from the device.
+        (``advantages``, ``returns``) are copied from the device. ``waiting`` is all False
+        while no insert has passed it.
         """
         out = []
         for name in names:
-            if name in self._host:
+            if name == "waiting" and self.waiting is None:
+                out.append(np.zeros((self.num_steps, self.num_envs), bool))
+            elif name in self._host:
                 out.append(self._host[name].copy())
             elif name in ("advantages", "returns"):
                 out.append(getattr(self, name).detach().cpu().numpy().copy())
@@ -479,7 +390,15 @@ class RolloutStorage:
                 advantages=advantages[index],
                 returns=returns[index],
                 action_masks=None if masks is None else masks[index],
+                index=index,
             )
+
+
+def _host_array(value: ArrayLike) -> np.ndarray:
+    """A numpy view or copy of a tensor (on any device) or array-like."""
+    if isinstance(value, Tensor):
+        return value.detach().cpu().numpy()
+    return np.asarray(value)
 
 
 def _check_positive(name: str, size: object) -> None:

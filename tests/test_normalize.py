@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from palaestra.train.normalize import ObservationNormalizer, RewardNormalizer, RunningMeanStd
+from palaestra.agents.normalize import ObservationNormalizer, RewardNormalizer, RunningMeanStd
 
 # ---------------------------------------------------------------------------------------------
 # RunningMeanStd
