@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["EpisodeResult", "play"]
+__all__ = ["EpisodeResult", "numeric_metrics", "play"]
 
 SINGLE = "agent"
 """The agent name of a Gymnasium env's one agent in :class:`EpisodeResult` mappings."""
@@ -76,7 +76,8 @@ class EpisodeResult:
         return float(np.mean(values)) if values else None
 
 
-def _numeric(info: Mapping[str, Any]) -> dict[str, float]:
+def numeric_metrics(info: Mapping[str, Any]) -> dict[str, float]:
+    """The numeric entries (bools and numbers) of an info dict as floats, bar ``_`` keys."""
     return {
         key: float(value)
         for key, value in info.items()
@@ -204,7 +205,7 @@ def play(
         tally, length, ended = episode_fn[kind](env, team, episode_seed, options, max_steps, step)
         result = EpisodeResult(
             index=i, seed=episode_seed, task=task, length=length, ended=ended,
-            returns=tally.returns, metrics={n: _numeric(v) for n, v in tally.infos.items()},
+            returns=tally.returns, metrics={n: numeric_metrics(v) for n, v in tally.infos.items()},
             invalid_actions=tally.invalid,
             agent_stats={n: dict(a.stats()) for n, a in team.items() if hasattr(a, "stats")},
             infos=tally.infos,
@@ -277,15 +278,24 @@ def _aec_episode(env, team, seed, options, max_steps, on_step) -> tuple[_Tally, 
         on_step(0, not env.agents)
     for name in env.agent_iter():
         obs, reward, terminated, truncated, info = env.last()
-        tally.add(name, reward, info)  # the reward gathered since this agent last acted
+        tally.returns[name] += float(reward)  # what this agent gathered since it last acted
+        tally.infos[name] = dict(info)
         if terminated or truncated:
             env.step(None)
+            if on_step is not None and not env.agents:
+                on_step(steps, True)
             continue
         if max_steps is not None and steps >= max_steps:
+            # Stopped mid-hand: each seat keeps what it gathered since its last turn.
+            pending = getattr(env.unwrapped, "_cumulative_rewards", {})
+            for other in team:
+                if other != name:
+                    tally.returns[other] += float(pending.get(other, 0.0))
             break
         env.step(team[name].act(obs, info))
         steps += 1
+        # The env flags an invalid action in the mover's info at once; later moves rebuild it.
+        tally.invalid[name] += bool(env.infos.get(name, {}).get("invalid_action"))
         if on_step is not None:
             on_step(steps, not env.agents)
-    ended = not env.agents
-    return tally, steps, ended
+    return tally, steps, not env.agents

@@ -20,8 +20,9 @@ the padding). Optional extras a policy may offer:
   alone, without the critic (so a centralised critic needs no joint observation);
   :class:`~palaestra.agents.policy_agent.PolicyAgent` uses it when offered, else ``act``.
 - ``row_extras``: a tuple of the per-row extras it reads (``"text"``, ``"legal_actions"``,
-  ``"events"``); the trainer then passes ``extras=`` (one dict per row) to ``act`` and
-  ``evaluate_actions``. Policies without it get none and pay nothing.
+  ``"events"``); the trainer then passes ``extras=`` (one dict per row) to ``act``,
+  ``evaluate_actions`` and ``value``, and gets no numpy twin. Policies without it get none
+  and pay nothing.
 """
 
 from __future__ import annotations
@@ -266,8 +267,14 @@ class ActorCritic(nn.Module):
         ]
         return torch.stack(parts, -1)
 
-    def numpy_twin(self) -> NumpyActorCritic:
-        """The numpy twin for fast CPU rollouts (see :class:`NumpyActorCritic`)."""
+    def numpy_twin(self) -> NumpyActorCritic | None:
+        """The numpy twin for fast CPU rollouts (see :class:`NumpyActorCritic`).
+
+        None for a subclass that overrides how actions or values are computed: the twin
+        copies this class's arithmetic, not the subclass's.
+        """
+        if _overrides(self, ActorCritic, ("act", "value", "_logits", "_sample")):
+            return None
         return NumpyActorCritic(self)
 
 
@@ -341,8 +348,12 @@ class MultiAgentActorCritic(nn.Module):
             obs, lambda p, o, m: (p.predict(o, m, deterministic, generator),), action_mask
         )[0]
 
-    def numpy_twin(self) -> NumpyMultiAgentActorCritic:
-        """The numpy twin for fast CPU rollouts (rows routed by agent id)."""
+    def numpy_twin(self) -> NumpyMultiAgentActorCritic | None:
+        """The numpy twin for fast CPU rollouts (rows routed by agent id); None as above."""
+        if _overrides(self, MultiAgentActorCritic, ("act", "value", "_route")) or any(
+            p.numpy_twin() is None for p in self.policies
+        ):
+            return None
         return NumpyMultiAgentActorCritic(self)
 
 
@@ -481,6 +492,11 @@ class NumpyMultiAgentActorCritic:
             for r, o in zip(results, out, strict=True):
                 r[rows] = o
         return tuple(results)  # type: ignore[arg-type]
+
+
+def _overrides(policy: nn.Module, base: type, names: tuple[str, ...]) -> bool:
+    """Whether ``policy``'s class replaces any of ``base``'s methods ``names``."""
+    return any(getattr(type(policy), n) is not getattr(base, n) for n in names)
 
 
 def numpy_twin(policy: nn.Module) -> Any | None:

@@ -23,7 +23,7 @@ import torch
 from palaestra.agents.normalize import ObservationNormalizer
 from palaestra.agents.policies import ActorCritic, MultiAgentActorCritic
 from palaestra.agents.registry import env_api, make_env
-from palaestra.agents.spaces import ActionSpec, ObsLayout, action_spec, obs_layout
+from palaestra.agents.spaces import ActionSpec, ObsLayout, action_spec, obs_layout, row_extras_of
 
 __all__ = [
     "BUILTIN_POLICIES",
@@ -142,6 +142,7 @@ class PolicyAgent:
 
     def reset(self, seed: int | None = None) -> None:
         """Start an episode; a seed reseeds the sampling generator (stochastic agents)."""
+        self._steps = 0
         if seed is not None:
             self._generator.manual_seed(int(seed))
 
@@ -152,9 +153,16 @@ class PolicyAgent:
             row = self.obs_norm(row, update=False)
         obs = torch.as_tensor(row, dtype=torch.float32, device=self.device)
         mask_t = None if mask is None else torch.as_tensor(mask, device=self.device)
+        row_extras = tuple(getattr(self.policy, "row_extras", ()) or ())
         with torch.no_grad():
             predict = getattr(self.policy, "predict", None)
-            if predict is not None:
+            if row_extras:  # a policy that reads text gets its row as in training
+                extras = [row_extras_of(row_extras, observation, info)]
+                step = self.policy.act(
+                    obs, mask_t, None, deterministic=self.deterministic, extras=extras
+                )
+                action = step.action
+            elif predict is not None:
                 action = predict(obs, mask_t, self.deterministic, self._generator)
             else:
                 action = self.policy.act(obs, mask_t, None, deterministic=self.deterministic).action
@@ -163,7 +171,7 @@ class PolicyAgent:
         return int(out) if self.action.kind == "discrete" else out
 
     def stats(self) -> dict[str, float]:
-        """Actions taken since this agent was made."""
+        """Actions taken in the current episode."""
         return {"actions": float(self._steps)}
 
     # ------------------------------------------------------------------ loading a run
@@ -250,13 +258,16 @@ class _RunFiles:
                     f"{self.run_dir} trained a custom policy ({name}); pass policy= an instance "
                     "built like it, and its weights are loaded into it"
                 )
-            critic_dim = self.spec.get("critic_obs_dim")
+            # policy.json records how the network was built; config.json for older runs.
+            spec = {**ppo, "independent": config.get("policy_sharing") == "independent"}
+            spec |= self.spec
             policy = build_actor_critic(
                 encoder.obs_dim, action, num_agents=len(encoder.agents or [None]),
-                independent=config.get("policy_sharing") == "independent",
-                hidden_sizes=tuple(ppo.get("hidden_sizes", (64, 64))),
-                activation=ppo.get("activation", "tanh"), critic_obs_dim=critic_dim,
-                log_std_init=float(ppo.get("log_std_init", 0.0)),
+                independent=bool(spec["independent"]),
+                hidden_sizes=tuple(spec.get("hidden_sizes", (64, 64))),
+                activation=spec.get("activation", "tanh"),
+                critic_obs_dim=spec.get("critic_obs_dim"),
+                log_std_init=float(spec.get("log_std_init", 0.0)),
             )  # fmt: skip
         tensors = _load_tensors(self.weights)
         try:

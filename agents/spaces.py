@@ -19,7 +19,7 @@ from typing import Any, Literal
 import numpy as np
 from gymnasium import spaces
 
-__all__ = ["ActionSpec", "ObsLayout", "action_spec", "obs_layout"]
+__all__ = ["ROW_EXTRAS", "ActionSpec", "ObsLayout", "action_spec", "obs_layout", "row_extras_of"]
 
 MASK_KEY = "action_mask"
 
@@ -170,3 +170,18 @@ def action_spec(space: spaces.Space) -> ActionSpec:
         nvec = tuple(int(v) for v in np.asarray(space.nvec).reshape(-1))
         return ActionSpec("multidiscrete", tuple(space.shape), sum(nvec), nvec=nvec)
     raise ValueError(f"unsupported action space {space}; supported: Box, Discrete, MultiDiscrete")
+
+
+ROW_EXTRAS = ("text", "legal_actions", "events")
+"""What a policy may ask each row to carry besides its numbers (its ``row_extras``)."""
+
+
+def row_extras_of(names: tuple[str, ...], observation: Any, info: Any) -> dict[str, Any]:
+    """One row's extras: the text view from its observation, the others from its info."""
+    out: dict[str, Any] = {}
+    for name in names:
+        if name == "text":
+            out[name] = observation.get("text") if isinstance(observation, dict) else None
+        else:
+            out[name] = (info or {}).get(name)
+    return out

@@ -54,3 +54,12 @@ def test_every_agent_class_is_checked():
     found = _agent_classes()
     assert found - CHECKED == set(), "agent classes without an interface test"
     assert CHECKED - found == set(), "checked classes that no longer exist"
+
+
+def test_importing_the_agents_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, palaestra.agents; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

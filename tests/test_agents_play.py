@@ -202,3 +202,38 @@ def test_the_agents_must_match_the_env():
             play(env, {}, tasks=[{}], curriculum=make("uniform", CARRY_TASK_SPACE, seed=0))
     finally:
         env.close()
+
+
+def test_turn_based_invalid_actions_are_counted_for_the_seat_that_made_them():
+    import pettingzoo
+
+    class Fixed(_RandomLegal):
+        def __init__(self, action):
+            self.action = action
+
+        def act(self, observation, info=None):
+            return self.action
+
+    # The small blind calls; the big blind then tries to fold, illegal when checking is free.
+    env = pettingzoo.make("aec", "palaestra/holdem-v0", illegal_action="penalize")
+    try:
+        results = play(env, {"player_0": Fixed(1), "player_1": Fixed(0)}, seeds=range(5))
+    finally:
+        env.close()
+    # Checked down, it tries once on every street: the env's own count says the same.
+    assert [r.invalid_actions for r in results] == [{"player_0": 0, "player_1": 4}] * 5
+    assert [r.metrics["player_1"]["invalid_actions"] for r in results] == [4.0] * 5
+
+
+def test_aec_on_step_hears_the_end():
+    import pettingzoo
+
+    env = pettingzoo.make("aec", "palaestra/holdem-v0")
+    seen = []
+    try:
+        (result,) = play(
+            env, {a: _RandomLegal() for a in env.possible_agents}, on_step=lambda *a: seen.append(a)
+        )
+    finally:
+        env.close()
+    assert seen[0] == (0, 0, False) and seen[-1] == (0, result.length, True)

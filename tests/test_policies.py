@@ -138,3 +138,23 @@ def test_layouts_flatten_and_reject_unsupported_spaces():
         action_spec(spaces.Tuple((spaces.Discrete(2),)))
     spec = action_spec(SPACES["box"])
     np.testing.assert_array_equal(spec.to_env(np.array([[3.0, -3.0, 0.5]])), [[2.0, -2.0, 0.5]])
+
+
+def test_subclasses_that_change_the_forward_pass_get_no_numpy_twin():
+    from palaestra.agents.policies import ActorCritic, MultiAgentActorCritic, numpy_twin
+    from palaestra.agents.spaces import ActionSpec
+
+    spec = ActionSpec("discrete", (), 3)
+
+    class Shifted(ActorCritic):
+        def _logits(self, obs):
+            return super()._logits(obs) + 1.0
+
+    class Renamed(ActorCritic):  # same arithmetic: the twin still applies
+        pass
+
+    assert numpy_twin(ActorCritic(4, spec)) is not None
+    assert numpy_twin(Renamed(4, spec)) is not None
+    assert numpy_twin(Shifted(4, spec)) is None
+    assert numpy_twin(MultiAgentActorCritic(2, Shifted, obs_dim=4, action=spec)) is None
+    assert numpy_twin(MultiAgentActorCritic(2, obs_dim=4, action=spec)) is not None

@@ -101,6 +101,7 @@ class TextAwarePolicy(ActorCritic):
         super().__init__(envs.obs_dim, envs.action, hidden_sizes=(32,))
         self.rows_seen = 0
         self.minibatch_rows = 0
+        self.values_with_extras = 0
 
     def _check(self, extras, mask):
         assert extras is not None and len(extras) == mask.shape[0]
@@ -113,6 +114,12 @@ class TextAwarePolicy(ActorCritic):
         self._check(extras, action_mask)
         self.rows_seen += len(extras)
         return super().act(obs, action_mask, critic_obs, deterministic)
+
+    def value(self, obs, critic_obs=None, *, extras=None):
+        if extras is not None:
+            assert len(extras) == obs.shape[0]
+            self.values_with_extras += 1
+        return super().value(obs, critic_obs)
 
     def evaluate_actions(self, obs, actions, action_mask=None, critic_obs=None, *, extras=None):
         self._check(extras, action_mask)
@@ -133,14 +140,15 @@ def test_a_custom_policy_trains_on_craft_with_both_views(tmp_path):
         env_kwargs={"obs_mode": "both", "max_steps": 30},
         ppo=PPOConfig(num_steps=64, num_minibatches=4, update_epochs=2),
     )  # fmt: skip
-    initial = None
     result = ppo.train(config, policy=factory)
     (policy,) = built
-    assert policy.rows_seen == 512  # every rollout row, with its extras
+    # Every rollout row, then every evaluation step (PolicyAgent passes its row's extras too).
+    evaluated = round(result.evaluation["mean_length"] * result.evaluation["episodes"])
+    assert policy.rows_seen == 512 + evaluated
     assert policy.minibatch_rows > 0  # every minibatch row too
     assert result.evaluation is not None and result.evaluation["episodes"] == 2
     assert len(read_metrics(result.run_dir)) == 4
-    del initial
+    assert policy.values_with_extras > 0  # the bootstrap values saw their rows' extras too
 
 
 def test_a_custom_policy_needs_the_protocol(tmp_path):

@@ -1,8 +1,11 @@
 """Environments as the PPO trainer sees them: rows of flat observations, one per actor.
 
 :func:`make_env_batch` builds, from an env id, a :class:`EnvBatch` of ``num_envs`` copies:
-a Gymnasium vector env (one row per env) or PettingZoo Parallel envs (one row per env and
-agent, in ``possible_agents`` order). Every step returns numpy arrays over rows:
+a Gymnasium vector env (one row per env; :class:`GymEnvBatch`), PettingZoo Parallel envs
+(one row per env and agent, in ``possible_agents`` order;
+:class:`~palaestra.train.parallel.ParallelEnvBatch`) or PettingZoo AEC envs (the same rows;
+the seat on turn acts and the others wait; :class:`~palaestra.train.aec.AECEnvBatch`).
+Every step returns numpy arrays over rows:
 
 * ``obs`` [R, obs_dim] float32, with a one-hot agent id appended for multi-agent envs;
 * ``action_mask`` [R, n] bool or None; ``critic_obs`` [R, ...] for a centralised critic;
@@ -23,8 +26,16 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from palaestra.agents.play import numeric_metrics
 from palaestra.agents.registry import env_api
-from palaestra.agents.spaces import ActionSpec, ObsLayout, action_spec, obs_layout
+from palaestra.agents.spaces import (
+    ROW_EXTRAS,
+    ActionSpec,
+    ObsLayout,
+    action_spec,
+    obs_layout,
+    row_extras_of,
+)
 
 __all__ = [
     "EnvBatch",
@@ -94,10 +105,6 @@ def resolve_env_id(env_id: str) -> str:
     return env_id
 
 
-ROW_EXTRAS = ("text", "legal_actions", "events")
-"""What a policy may ask each row to carry besides its numbers (``row_extras``)."""
-
-
 def _check_extras(names: Any, env_id: str) -> tuple[str, ...]:
     names = tuple(names)
     unknown = [n for n in names if n not in ROW_EXTRAS]
@@ -106,25 +113,10 @@ def _check_extras(names: Any, env_id: str) -> tuple[str, ...]:
     return names
 
 
-def _row_extras(names: tuple[str, ...], obs: Any, info: Any) -> dict[str, Any]:
-    """The extras of one row: the text view from its observation, the rest from its info."""
-    out: dict[str, Any] = {}
-    for name in names:
-        if name == "text":
-            out[name] = obs.get("text") if isinstance(obs, dict) else None
-        else:
-            out[name] = (info or {}).get(name)
-    return out
+_row_extras = row_extras_of
 
 
-def _numeric_info(info: dict[str, Any]) -> dict[str, float]:
-    out = {}
-    for key, value in info.items():
-        if isinstance(
-            value, (bool, np.bool_, int, float, np.integer, np.floating)
-        ) and not key.startswith("_"):
-            out[key] = float(value)
-    return out
+_numeric_info = numeric_metrics  # one rule for the metrics of a finished episode
 
 
 class EnvBatch:

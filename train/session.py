@@ -131,8 +131,9 @@ class Session:
         """The values of the rows' current observations (bootstrap of the last step)."""
         if self.twin is not None:
             return torch.from_numpy(np.ascontiguousarray(self.twin.value(obs, critic)))
+        kwargs = {"extras": self.extras} if self.row_extras else {}
         with torch.no_grad():
-            return self.policy.value(self.to_device(obs), self.to_device(critic))
+            return self.policy.value(self.to_device(obs), self.to_device(critic), **kwargs)
 
     def flat_extras(self) -> list[dict[str, Any]] | None:
         """The rollout's row extras flattened step-major (as the storage flattens), or None."""
@@ -171,11 +172,17 @@ def _resolve_policy(
     return module
 
 
-def _policy_spec(policy: torch.nn.Module, envs: EnvBatch, row_extras: Sequence[str]) -> dict:
+def _policy_spec(
+    policy: torch.nn.Module, config: TrainConfig, envs: EnvBatch, row_extras: Sequence[str]
+) -> dict:
     cls = type(policy)
     builtin = cls.__module__ == "palaestra.agents.policies"
     return {
         "class": cls.__name__ if builtin else f"{cls.__module__}:{cls.__qualname__}",
+        "hidden_sizes": list(config.ppo.hidden_sizes),
+        "activation": config.ppo.activation,
+        "log_std_init": config.ppo.log_std_init,
+        "independent": config.policy_sharing == "independent",
         "obs_dim": envs.obs_dim,
         "critic_obs_dim": envs.critic_dim,
         "agents": list(envs.agents) if hasattr(envs, "num_agents") else None,
@@ -247,7 +254,7 @@ def open_session(
             restore_session(session, checkpoint)
         else:
             write_json_atomic(run_dir / "config.json", config_to_dict(config))
-            write_json_atomic(run_dir / "policy.json", _policy_spec(net, envs, row_extras))
+            write_json_atomic(run_dir / "policy.json", _policy_spec(net, config, envs, row_extras))
         session.state = TrainerState(
             config, run_dir, envs, net, session.global_step, session.start_update,
             obs_norm=obs_norm, critic_norm=critic_norm,
