@@ -24,13 +24,23 @@ A carrier is a mobile base with a vertical lift, modelled as one articulated bod
 The hands hold the object's handle at two points ``grip_half_width`` either side of its long
 axis (two point-to-point constraints), so the grip passes forces and the rolling torque and
 leaves pitch and yaw free. The constraint forces are the grip's force/torque sensor.
+
+Copies:
+    ``copy.deepcopy`` and pickling give a world of its own: the copy connects a new
+    ``DIRECT`` client, rebuilds the same scene and restores the bodies' positions and
+    velocities from a ``saveBullet`` snapshot, so it steps independently of the original
+    (a copy of a ``gui=True`` world is headless). Closing or collecting one never touches
+    the other's client.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
+import os
+import tempfile
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pybullet as pb
@@ -111,11 +121,11 @@ class CarrySim:
     """
 
     def __init__(self, gui: bool = False) -> None:
-        self.client = pb.connect(pb.GUI if gui else pb.DIRECT)
-        if self.client < 0:
-            raise RuntimeError("pybullet could not open a physics client")
+        self.client = _connect(gui)
+        self.gui = gui
         self.route: Route | None = None
         self.spec: ObjectSpec | None = None
+        self.mass_scale = 1.0
         self.params: tuple[CarrierParams, CarrierParams] = (ROBOT, HUMAN)
         self._closed = False
 
@@ -139,6 +149,7 @@ class CarrySim:
             physicsClientId=cid,
         )
         self.route, self.spec, self.params = route, spec, params
+        self.mass_scale = mass_scale
         self._build_ground(route)
         self.obj = self._build_object(spec, mass_scale)
         self.carriers = []
@@ -475,7 +486,81 @@ class CarrySim:
             if pb.isConnected(physicsClientId=self.client):
                 pb.disconnect(physicsClientId=self.client)
 
+    # ------------------------------------------------------------------------------ copying
+    def __getstate__(self) -> dict[str, Any]:
+        """Everything but the client id, plus a snapshot of the bodies' state when built."""
+        state = self.__dict__.copy()
+        del state["client"]
+        if self.connected and self.spec is not None:
+            state["_snapshot"] = self._save_bullet()
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Connect a client of this copy's own and rebuild the saved world in it."""
+        snapshot = state.pop("_snapshot", None)
+        self.__dict__.update(state)
+        if self._closed:
+            self.client = -1
+            return
+        self.gui = False
+        self.client = _connect(False)
+        if snapshot is None or self.spec is None or self.route is None:
+            return
+        # Rebuild the scene in the same order (so body and constraint ids match), restore
+        # positions and velocities, then the controller's memory and the last readings.
+        keep = {k: state[k] for k in _CONTROLLER_STATE + _READINGS if k in state}
+        self.build(self.spec, self.mass_scale, self.route, self.params)
+        self._restore_bullet(snapshot)
+        self.__dict__.update({k: _copy_nested(v) for k, v in keep.items()})
+
+    def _save_bullet(self) -> bytes:
+        fd, path = tempfile.mkstemp(suffix=".bullet", prefix="palaestra-carry-")
+        os.close(fd)
+        try:
+            pb.saveBullet(path, physicsClientId=self.client)
+            with open(path, "rb") as f:
+                return f.read()
+        finally:
+            os.unlink(path)
+
+    def _restore_bullet(self, snapshot: bytes) -> None:
+        fd, path = tempfile.mkstemp(suffix=".bullet", prefix="palaestra-carry-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(snapshot)
+            pb.restoreState(fileName=path, physicsClientId=self.client)
+        finally:
+            os.unlink(path)
+
     def __del__(self) -> None:
         # At interpreter shutdown pybullet may already be gone; nothing is left to release.
         with contextlib.suppress(Exception):
             self.close()
+
+
+_CONTROLLER_STATE = ("_targets", "_setpoints", "_actuated", "_motor_forces")
+_READINGS = (
+    "body_xy",
+    "body_vel",
+    "hand_z",
+    "lift_height",
+    "lift_vel",
+    "wrist_yaw",
+    "grip_force",
+    "grip_torque",
+    "obj_pos",
+    "obj_quat",
+    "obj_vel",
+)
+
+
+def _copy_nested(value: Any) -> Any:
+    """A copy of nested lists (tuples are immutable and shared as they are)."""
+    return [_copy_nested(v) for v in value] if isinstance(value, list) else value
+
+
+def _connect(gui: bool) -> int:
+    client = pb.connect(pb.GUI if gui else pb.DIRECT)
+    if client < 0:
+        raise RuntimeError("pybullet could not open a physics client")
+    return client

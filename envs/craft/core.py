@@ -385,6 +385,18 @@ class CraftEpisode:
                 self._cache[key] = hit
             self._masks[i], self._legal[i] = hit
 
+    def action_mask(self, i: int) -> np.ndarray:
+        """Agent ``i``'s legal actions now, as a bool array (the observation's mask).
+
+        Raises:
+            gymnasium.error.ResetNeeded: before the first reset.
+        """
+        masks = getattr(self, "_masks", None)  # set by the first reset
+        mask = None if masks is None else masks[i]
+        if mask is None:
+            raise gym.error.ResetNeeded(f"{self.env_name}: call reset() before action_masks()")
+        return mask.astype(bool)
+
     def observation(self, i: int) -> Any:
         """Agent ``i``'s observation in the env's ``obs_mode`` (fresh arrays)."""
         if self.obs_mode == "text":

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import gymnasium as gym
+import numpy as np
 from gymnasium import spaces
 
 from palaestra.envs.craft.base import (
@@ -48,7 +49,8 @@ class CraftEnv(CraftEnvBase, gym.Env):
     17-24 ``put <item>`` into, and 25-32 ``take <item>`` from, an adjacent chest; 33-40
     ``give <item>`` to an adjacent agent; 41-67 ``say ...`` (only legal with other agents,
     see ``craft-v0``). The ``action_mask`` and ``info["legal_actions"]`` mark the actions
-    that would succeed now. An illegal action raises ``ValueError`` (naming it and the legal
+    that would succeed now; ``action_masks()`` returns the same mask as a bool array
+    (sb3-contrib's ``MaskablePPO`` convention). An illegal action raises ``ValueError`` (naming it and the legal
     ones) under ``illegal_action="raise"``; under ``"penalize"`` (the default) ``noop`` is
     taken instead, the reward is lowered by 0.1 and ``info["invalid_action"]`` is True. An
     action that is not an integer in [0, 68) (NaN, a float with a fraction, out of range)
@@ -187,6 +189,17 @@ class CraftEnv(CraftEnvBase, gym.Env):
             truncated,
             episode.info(0, invalid[0]),
         )
+
+    def action_masks(self) -> np.ndarray:
+        """The legal actions now: bool (68,), equal to ``obs["action_mask"]``.
+
+        The convention of sb3-contrib's ``MaskablePPO``, which calls it before every step;
+        the same actions as ``info["legal_actions"]``.
+
+        Raises:
+            gymnasium.error.ResetNeeded: before the first reset.
+        """
+        return self._episode.action_mask(0)
 
     def render(self) -> str | None:  # type: ignore[override]
         """The text view in ``ansi`` mode; None otherwise."""

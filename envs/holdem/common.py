@@ -27,13 +27,14 @@ from palaestra.envs.holdem.views import (
 from palaestra.envs.tasks import TaskChannel
 
 __all__ = [
+    "NO_ACTIONS",
     "HoldemEnvBase",
     "check_hands",
     "fallback_action",
 ]
 
 log = logging.getLogger(__name__)
-_NO_ACTIONS = [0, 0, 0, 0, 0, 0]
+NO_ACTIONS = [0, 0, 0, 0, 0, 0]
 MAX_HANDS = 100_000
 
 
@@ -96,7 +97,7 @@ class HoldemEnvBase(TaskChannel):
     def _mask_and_names(self, seat: int) -> tuple[list[int], list[str]]:
         hand = self._table.hand  # type: ignore[union-attr]
         if hand.to_act != seat:
-            return _NO_ACTIONS, action_texts(hand, _NO_ACTIONS)
+            return NO_ACTIONS, action_texts(hand, NO_ACTIONS)
         mask = hand.legal_mask()
         return mask, action_texts(hand, mask)
 
@@ -104,7 +105,7 @@ class HoldemEnvBase(TaskChannel):
         table = self._table
         hand = table.hand  # type: ignore[union-attr]
         if self.obs_mode == "vector":
-            mask = hand.legal_mask() if hand.to_act == seat else _NO_ACTIONS
+            mask = hand.legal_mask() if hand.to_act == seat else NO_ACTIONS
             return vector_observation(hand, seat, mask, hand.big_blind)
         mask, names = self._mask_and_names(seat)
         text = text_view(

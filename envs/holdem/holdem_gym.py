@@ -6,10 +6,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import gymnasium as gym
+import numpy as np
 from gymnasium import spaces
 
 from palaestra.envs.games import check_render_mode, resolve_action
 from palaestra.envs.holdem.common import (
+    NO_ACTIONS,
     HoldemEnvBase,
     check_hands,
     fallback_action,
@@ -59,7 +61,8 @@ class HoldemEnv(HoldemEnvBase, gym.Env):
     As in ``holdem-v0``, from the learner's seat: ``obs_mode="vector"`` (a ``Dict`` with
     ``hole_cards``, ``board``, ``street``, ``pot``, ``to_call``, ``stacks``, ``bets``,
     ``in_hand``, ``position`` and ``action_mask``), ``"text"`` or ``"both"``.
-    ``info["legal_actions"]`` maps each legal action to its text.
+    ``info["legal_actions"]`` maps each legal action to its text; ``action_masks()``
+    returns the mask as a bool array (sb3-contrib's ``MaskablePPO`` convention).
 
     ## Rewards
     The learner's net chip change in big blinds when a hand ends (0 before), minus
@@ -230,6 +233,22 @@ class HoldemEnv(HoldemEnvBase, gym.Env):
             chips += table.act(action)[learner]
         self._net += chips
         self._reward += chips / self._task["big_blind"]
+
+    def action_masks(self) -> np.ndarray:
+        """The learner's legal actions now: bool (6,), equal to ``obs["action_mask"]``.
+
+        The convention of sb3-contrib's ``MaskablePPO``, which calls it before every step;
+        the same actions as ``info["legal_actions"]``. All False once the episode has ended.
+
+        Raises:
+            gymnasium.error.ResetNeeded: before the first reset.
+        """
+        table = self._table
+        if table is None:
+            raise gym.error.ResetNeeded("Holdem-v0: call reset() before action_masks()")
+        hand = table.hand
+        mask = hand.legal_mask() if hand.to_act == self._learner else NO_ACTIONS
+        return np.asarray(mask, dtype=bool)
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         """Take the learner's ``action``; opponents then act until its next turn or the end."""
