@@ -50,11 +50,11 @@ class CraftEnv(CraftEnvBase, gym.Env):
     ``give <item>`` to an adjacent agent; 41-67 ``say ...`` (only legal with other agents,
     see ``craft-v0``). The ``action_mask`` and ``info["legal_actions"]`` mark the actions
     that would succeed now; ``action_masks()`` returns the same mask as a bool array
-    (sb3-contrib's ``MaskablePPO`` convention). An illegal action raises ``ValueError`` (naming it and the legal
-    ones) under ``illegal_action="raise"``; under ``"penalize"`` (the default) ``noop`` is
-    taken instead, the reward is lowered by 0.1 and ``info["invalid_action"]`` is True. An
-    action that is not an integer in [0, 68) (NaN, a float with a fraction, out of range)
-    always raises ``ValueError``.
+    (sb3-contrib's ``MaskablePPO`` convention). An illegal action raises ``ValueError``
+    (naming it and the legal ones) under ``illegal_action="raise"``; under ``"penalize"``
+    (the default) ``noop`` is taken instead, the reward is lowered by 0.1 and
+    ``info["invalid_action"]`` is True. An action that is not an integer in [0, 68) (NaN,
+    a float with a fraction, out of range) always raises ``ValueError``.
 
     ## Observation Space
     ``obs_mode="vector"`` (default): a ``Dict`` of numeric Boxes:
