@@ -6,6 +6,7 @@ Every agent shares one small interface, :class:`~palaestra.agents.base.Agent`:
 :func:`~palaestra.agents.play.play` plays any mix of agents in Gymnasium, PettingZoo
 Parallel and AEC envs, with seeds, tasks or a curriculum. :class:`PolicyAgent` (a trained
 run as an agent; ``PolicyAgent.from_run(run_dir)``) needs torch and is imported on first use.
+:class:`LLMAgent` plays from the env's text view with any :mod:`palaestra.llm` backend.
 """
 
 from typing import Any
@@ -14,6 +15,7 @@ from palaestra.agents.base import Agent, AgentInterfaceError, check_agent
 from palaestra.agents.carry_baselines import AdmittanceFollower, PassiveCarrier
 from palaestra.agents.craft_baselines import CooperativeCrafter, CraftPlanner, RandomCraftAgent
 from palaestra.agents.holdem_baselines import CallingStationAgent, RandomHoldemAgent, TagAgent
+from palaestra.agents.llm_agent import LLMAgent
 from palaestra.agents.play import EpisodeResult, play
 
 __all__ = [
@@ -24,6 +26,7 @@ __all__ = [
     "CooperativeCrafter",
     "CraftPlanner",
     "EpisodeResult",
+    "LLMAgent",
     "PassiveCarrier",
     "PolicyAgent",
     "RandomCraftAgent",

@@ -68,7 +68,9 @@ class ScoreResult:
         method: how the scores were obtained: ``"exact"`` (token likelihoods),
             ``"choice"`` (one numbered-choice token's log-probability; ``n_tokens`` is 1) or
             ``"generation"`` (a generated reply matched to a candidate: 0 for the match,
-            ``-inf`` for the rest).
+            ``-inf`` for the rest) or ``"similarity"`` (an encoder's log-softmax over the
+            candidates; ``n_tokens`` is 1).
+        extras: backend-specific numbers (``parsed``: 1.0 when a reply was read, ...).
     """
 
     logprob: np.ndarray

@@ -22,6 +22,7 @@ CHECKED = {
     "palaestra.agents.holdem_baselines.CallingStationAgent",
     "palaestra.agents.holdem_baselines.RandomHoldemAgent",
     "palaestra.agents.holdem_baselines.TagAgent",
+    "palaestra.agents.llm_agent.LLMAgent",  # tests/test_llm_agent.py
     "palaestra.agents.policy_agent.PolicyAgent",
 }
 """Agent classes whose interface tests call them for real (see the module docstring)."""
