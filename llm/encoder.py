@@ -20,6 +20,7 @@ import logging
 import math
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -190,8 +191,12 @@ class EncoderBackend:
         return out
 
     def logits_tensors(
-        self, prompts: Sequence[str], candidates: Sequence[Sequence[str]]
-    ) -> list[torch.Tensor]:
+        self,
+        prompts: Sequence[str],
+        candidates: Sequence[Sequence[str]],
+        *,
+        return_embeddings: bool = False,
+    ) -> Any:
         """The head's logits of each prompt's candidates, differentiable in the head.
 
         Embeddings are computed without gradients; the head runs once over all pairs.
@@ -199,14 +204,17 @@ class EncoderBackend:
         Args:
             prompts: one observation text per row.
             candidates: each prompt's legal action texts.
+            return_embeddings: also return the prompts' embeddings (a critic's input).
 
         Returns:
             One ``(K_i,)`` float32 tensor per prompt, on :attr:`device`, with a graph back to
-            :attr:`head`'s parameters.
+            :attr:`head`'s parameters; with ``return_embeddings``, the pair
+            ``(logits, embeddings)``, embeddings float32 ``(P, dim)`` without gradient.
         """
         check_score_inputs(prompts, candidates)
         if not prompts:
-            return []
+            empty = torch.zeros((0, self.dim), device=self.device)
+            return ([], empty) if return_embeddings else []
         with torch.no_grad():
             obs = self._tensor(self.embedder.embed(list(prompts)))
             flat = [c for cands in candidates for c in cands]
@@ -216,8 +224,8 @@ class EncoderBackend:
             torch.arange(len(prompts), device=self.device),
             torch.tensor(counts, device=self.device),
         )
-        logits = self.head(obs[owner], acts)
-        return list(torch.split(logits, counts))
+        logits = list(torch.split(self.head(obs[owner], acts), counts))
+        return (logits, obs) if return_embeddings else logits
 
     def score(
         self, prompts: Sequence[str], candidates: Sequence[Sequence[str]]
