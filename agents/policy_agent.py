@@ -252,6 +252,14 @@ class _RunFiles:
         encoder, action = encoder_for(env_id, kwargs)
         ppo = config.get("ppo", {})
         name = self.spec.get("class", "builtin")
+        if policy is None and isinstance(self.spec.get("language"), dict):
+            # A language policy: rebuilt from its recorded knobs (the base model from where
+            # it came from); the checkpoint holds its trainable tensors.
+            from palaestra.agents.language_spec import LanguagePolicyConfig, build_language_policy
+
+            knobs = dict(self.spec["language"])
+            kind = knobs.pop("policy", "minilm")
+            policy = build_language_policy(kind, LanguagePolicyConfig.from_dict(knobs), str(device))
         if policy is None:
             if name not in ("builtin", *BUILTIN_POLICIES):
                 raise ValueError(

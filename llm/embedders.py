@@ -15,12 +15,13 @@ Both satisfy :class:`palaestra.llm.base.Embedder`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -175,7 +176,10 @@ class MiniLMEmbedder:
         self.max_length = max_length
         log.debug("loading MiniLM from %s onto %s", path, self.device)
         self._tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-        self._model = AutoModel.from_pretrained(path, local_files_only=True, dtype=torch.float32)
+        with _quiet_loading():
+            self._model = AutoModel.from_pretrained(
+                path, local_files_only=True, dtype=torch.float32
+            )
         self._model.to(self.device).eval()
         self.dim = int(self._model.config.hidden_size)
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -247,3 +251,17 @@ class MiniLMEmbedder:
         """Cache counters: ``hits``, ``misses`` and ``size`` (texts held now)."""
         with self._lock:
             return {"hits": self.cache_hits, "misses": self.cache_misses, "size": len(self._cache)}
+
+
+@contextlib.contextmanager
+def _quiet_loading() -> Iterator[None]:
+    """No progress bar from transformers while a packaged model loads (library code logs)."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()

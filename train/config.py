@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 
 import tyro
 
+from palaestra.agents.language_spec import LanguagePolicyConfig
+
 __all__ = ["PPOConfig", "TrainConfig", "config_from_dict", "config_to_dict"]
 
 
@@ -30,7 +32,13 @@ class PPOConfig:
     gae_lambda: float = 0.95
     """Lambda of generalised advantage estimation."""
     num_minibatches: int = 4
-    """Minibatches per epoch over the rollout."""
+    """Minibatches per epoch over the rollout (unless minibatch_size is set)."""
+    minibatch_size: int | None = None
+    """Transitions per minibatch; overrides num_minibatches, so memory per step stays bounded
+    whatever the rollout's size (language policies: set this, not a count)."""
+    grad_accum_steps: int = 1
+    """Split each minibatch into this many micro-batches whose gradients add up before one
+    optimiser step: the same update as one pass, in a fraction of the memory."""
     update_epochs: int = 4
     """Passes over each rollout."""
     norm_adv: bool = True
@@ -102,6 +110,13 @@ class TrainConfig:
     None: every episode plays the env's default task."""
     curriculum_kwargs: Annotated[dict[str, Any], tyro.conf.Suppress] = field(default_factory=dict)
     """The scheduler's knobs (on the command line: --curriculum.<knob> VALUE)."""
+    policy: Literal["mlp", "minilm", "llm"] = "mlp"
+    """mlp: palaestra's actor-critic on the numeric observation. minilm: a language policy
+    over the env's text view and legal actions (a frozen sentence encoder and a trainable
+    similarity head; trains on a CPU). llm: a causal LM (--llm.model) fine-tuned with LoRA.
+    Language policies need a game env with a text view (obs_mode is set to "both")."""
+    llm: LanguagePolicyConfig = LanguagePolicyConfig()  # noqa: RUF009 (frozen, so shareable)
+    """Language policy knobs (--policy minilm or llm)."""
     ppo: PPOConfig = PPOConfig()
     """PPO hyperparameters."""
 
@@ -122,10 +137,17 @@ class TrainConfig:
             (self.checkpoint_interval >= 0, "checkpoint_interval must be >= 0"),
             (self.keep_checkpoints >= 1, "keep_checkpoints must be at least 1"),
             (len(p.hidden_sizes) >= 1, "ppo.hidden_sizes needs at least one layer"),
+            (
+                p.minibatch_size is None or p.minibatch_size >= 1,
+                "ppo.minibatch_size must be at least 1 (or None)",
+            ),
+            (p.grad_accum_steps >= 1, "ppo.grad_accum_steps must be at least 1"),
         ]
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
+        if self.policy != "mlp":
+            self.llm.validate(self.policy)
 
 
 def config_to_dict(config: TrainConfig) -> dict[str, Any]:
@@ -133,6 +155,7 @@ def config_to_dict(config: TrainConfig) -> dict[str, Any]:
     data = dataclasses.asdict(config)
     data["run_dir"] = None if config.run_dir is None else str(config.run_dir)
     data["ppo"]["hidden_sizes"] = list(config.ppo.hidden_sizes)
+    data["llm"] = config.llm.to_dict()
     return data
 
 
@@ -140,6 +163,7 @@ def config_from_dict(data: dict[str, Any]) -> TrainConfig:
     """Rebuild a :class:`TrainConfig` from :func:`config_to_dict`'s output."""
     data = dict(data)
     ppo = dict(data.pop("ppo", {}))
+    llm = LanguagePolicyConfig.from_dict(dict(data.pop("llm", {})))
     if "hidden_sizes" in ppo:
         ppo["hidden_sizes"] = tuple(ppo["hidden_sizes"])
     known = {f.name for f in dataclasses.fields(TrainConfig)}
@@ -148,4 +172,4 @@ def config_from_dict(data: dict[str, Any]) -> TrainConfig:
         raise ValueError(f"unknown config keys {sorted(unknown)}")
     if data.get("run_dir") is not None:
         data["run_dir"] = Path(data["run_dir"])
-    return TrainConfig(**data, ppo=PPOConfig(**ppo))
+    return TrainConfig(**data, llm=llm, ppo=PPOConfig(**ppo))

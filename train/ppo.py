@@ -35,6 +35,7 @@ Glossary:
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -58,7 +59,7 @@ from palaestra.train.session import (
     open_session,
     resolve_device,
 )
-from palaestra.train.storage import RolloutStorage
+from palaestra.train.storage import Batch, RolloutStorage
 
 __all__ = [
     "TrainResult",
@@ -178,7 +179,7 @@ def _anneal_learning_rate(s: Session, update: int) -> float:
     ppo = s.config.ppo
     lr = ppo.learning_rate * (1.0 - update / s.num_updates if ppo.anneal_lr else 1.0)
     for group in s.optimizer.param_groups:
-        group["lr"] = lr
+        group["lr"] = lr * group.get("lr_scale", 1.0)
     return lr
 
 
@@ -255,52 +256,37 @@ def update_policy(
     ``extras``: the rollout's row extras flattened over steps and rows (step-major), for a
     policy with ``row_extras``; each minibatch passes its own to ``evaluate_actions``.
     """
-    clipfracs: list[float] = []
+    clipfracs: list[torch.Tensor] = []
     approx_kl = old_approx_kl = torch.zeros(())
     pg_loss = v_loss = entropy_loss = torch.zeros(())
+    num_minibatches = ppo.num_minibatches
+    if getattr(ppo, "minibatch_size", None):
+        num_minibatches = max(1, math.ceil(int(storage.valid.sum()) / ppo.minibatch_size))
+    accum = max(1, int(getattr(ppo, "grad_accum_steps", 1)))
     for _epoch in range(ppo.update_epochs):
-        for batch in storage.minibatches(ppo.num_minibatches, generator):
-            kwargs = {} if extras is None else {"extras": [extras[i] for i in batch.index.tolist()]}
-            new_logprob, entropy, new_value = policy.evaluate_actions(
-                batch.obs, batch.actions, batch.action_masks, batch.critic_obs, **kwargs
-            )
-            log_ratio = new_logprob - batch.logprobs
-            ratio = log_ratio.exp()
-            with torch.no_grad():
-                # KL estimators of http://joschu.net/blog/kl-approx.html
-                old_approx_kl = (-log_ratio).mean()
-                approx_kl = ((ratio - 1) - log_ratio).mean()
-                clipfracs.append(((ratio - 1.0).abs() > ppo.clip_coef).float().mean())
-
+        for batch in storage.minibatches(num_minibatches, generator):
             advantages = batch.advantages
             if ppo.norm_adv and advantages.numel() > 1:
                 advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-
-            # Clipped surrogate objective (PPO paper, eq. 7), as a loss.
-            pg_loss1 = -advantages * ratio
-            pg_loss2 = -advantages * torch.clamp(ratio, 1 - ppo.clip_coef, 1 + ppo.clip_coef)
-            pg_loss = torch.max(pg_loss1, pg_loss2).mean()
-
-            # Value loss, clipped around the rollout's values.
-            if ppo.clip_vloss:
-                v_unclipped = (new_value - batch.returns) ** 2
-                v_clipped = batch.values + torch.clamp(
-                    new_value - batch.values, -ppo.clip_coef, ppo.clip_coef
-                )
-                v_loss = 0.5 * torch.max(v_unclipped, (v_clipped - batch.returns) ** 2).mean()
-            else:
-                v_loss = 0.5 * ((new_value - batch.returns) ** 2).mean()
-
-            entropy_loss = entropy.mean()
-            loss = pg_loss - ppo.ent_coef * entropy_loss + ppo.vf_coef * v_loss
-            if not torch.isfinite(loss):
-                raise TrainingDiverged(
-                    f"the loss became {loss.item()} (policy {pg_loss.item()}, value "
-                    f"{v_loss.item()}, entropy {entropy_loss.item()}); stopping. Try a lower "
-                    "learning rate or observation/reward normalisation"
-                )
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            size = advantages.shape[0]
+            parts = [torch.arange(size)] if accum == 1 else torch.arange(size).tensor_split(accum)
+            sums = torch.zeros(7)
+            for part in parts:
+                if part.numel() == 0:
+                    continue
+                micro = batch if accum == 1 else _select(batch, part)
+                kwargs = {}
+                if extras is not None:
+                    kwargs = {"extras": [extras[i] for i in micro.index.tolist()]}
+                terms = _ppo_terms(
+                    policy, micro, advantages if accum == 1 else advantages[part], ppo, kwargs
+                )
+                weight = part.numel() / size
+                (terms[0] * weight).backward()
+                sums += torch.stack([t.detach().float().cpu() for t in terms]) * weight
+            _, pg_loss, v_loss, entropy_loss, old_approx_kl, approx_kl, clipfrac = sums.unbind()
+            clipfracs.append(clipfrac)
             norm = torch.nn.utils.clip_grad_norm_(
                 policy.parameters(), ppo.max_grad_norm, foreach=True
             )
@@ -326,6 +312,62 @@ def update_policy(
         "clipfrac": torch.stack(clipfracs).mean().item() if clipfracs else 0.0,
         "explained_variance": explained,
     }
+
+
+def _select(batch: Batch, part: torch.Tensor) -> Batch:
+    """The rows ``part`` of a minibatch (a micro-batch for gradient accumulation)."""
+    part = part.to(batch.advantages.device)
+
+    def pick(t: torch.Tensor | None) -> torch.Tensor | None:
+        return None if t is None else t[part]
+
+    return Batch(
+        obs=batch.obs[part], critic_obs=pick(batch.critic_obs), actions=batch.actions[part],
+        logprobs=batch.logprobs[part], values=batch.values[part],
+        advantages=batch.advantages[part], returns=batch.returns[part],
+        action_masks=pick(batch.action_masks), index=pick(batch.index),
+    )  # fmt: skip
+
+
+def _ppo_terms(
+    policy: torch.nn.Module, batch: Batch, advantages: torch.Tensor, ppo: Any, kwargs: dict
+) -> list[torch.Tensor]:
+    """Loss, policy loss, value loss, entropy, the two KL estimates and the clip fraction."""
+    new_logprob, entropy, new_value = policy.evaluate_actions(
+        batch.obs, batch.actions, batch.action_masks, batch.critic_obs, **kwargs
+    )
+    log_ratio = new_logprob - batch.logprobs
+    ratio = log_ratio.exp()
+    with torch.no_grad():
+        # KL estimators of http://joschu.net/blog/kl-approx.html
+        old_approx_kl = (-log_ratio).mean()
+        approx_kl = ((ratio - 1) - log_ratio).mean()
+        clipfrac = ((ratio - 1.0).abs() > ppo.clip_coef).float().mean()
+
+    # Clipped surrogate objective (PPO paper, eq. 7), as a loss.
+    pg_loss1 = -advantages * ratio
+    pg_loss2 = -advantages * torch.clamp(ratio, 1 - ppo.clip_coef, 1 + ppo.clip_coef)
+    pg_loss = torch.max(pg_loss1, pg_loss2).mean()
+
+    # Value loss, clipped around the rollout's values.
+    if ppo.clip_vloss:
+        v_unclipped = (new_value - batch.returns) ** 2
+        v_clipped = batch.values + torch.clamp(
+            new_value - batch.values, -ppo.clip_coef, ppo.clip_coef
+        )
+        v_loss = 0.5 * torch.max(v_unclipped, (v_clipped - batch.returns) ** 2).mean()
+    else:
+        v_loss = 0.5 * ((new_value - batch.returns) ** 2).mean()
+
+    entropy_loss = entropy.mean()
+    loss = pg_loss - ppo.ent_coef * entropy_loss + ppo.vf_coef * v_loss
+    if not torch.isfinite(loss):
+        raise TrainingDiverged(
+            f"the loss became {loss.item()} (policy {pg_loss.item()}, value "
+            f"{v_loss.item()}, entropy {entropy_loss.item()}); stopping. Try a lower "
+            "learning rate or observation/reward normalisation"
+        )
+    return [loss, pg_loss, v_loss, entropy_loss, old_approx_kl, approx_kl, clipfrac]
 
 
 def _episode_metrics(episodes: list[EpisodeRecord]) -> dict[str, float | None]:

@@ -56,6 +56,42 @@ def build_policy(config: TrainConfig, envs: EnvBatch) -> torch.nn.Module:
     )  # fmt: skip
 
 
+def _env_kwargs(config: TrainConfig) -> dict[str, Any]:
+    """The env's keyword arguments; a language policy reads the text view (obs_mode="both")."""
+    kwargs = dict(config.env_kwargs)
+    if config.policy != "mlp" and "obs_mode" not in kwargs:
+        if not _takes_obs_mode(config.env_id):
+            raise ValueError(
+                f"--policy {config.policy} needs an env with a text view (an obs_mode argument); "
+                f"{config.env_id} has none"
+            )
+        kwargs["obs_mode"] = "both"
+    return kwargs
+
+
+def _takes_obs_mode(env_id: str) -> bool:
+    import importlib
+    import inspect
+
+    import gymnasium as gym
+    import pettingzoo
+
+    from palaestra.agents.registry import env_api
+
+    api = env_api(env_id)
+    spec = gym.spec(env_id) if api == "gymnasium" else pettingzoo.spec(api, env_id)  # type: ignore[arg-type]
+    entry = spec.entry_point
+    if not isinstance(entry, str):
+        target = entry
+    else:
+        module, _, name = entry.partition(":")
+        target = getattr(importlib.import_module(module), name)
+    try:
+        return "obs_mode" in inspect.signature(target).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 def _env_seed(seed: int, phase: int) -> int:
     """A reproducible env seed for each phase (each fresh start of the envs)."""
     return int(np.random.SeedSequence([seed, phase]).generate_state(1)[0]) % (2**30)
@@ -158,6 +194,10 @@ class Session:
 def _resolve_policy(
     config: TrainConfig, envs: EnvBatch, policy: torch.nn.Module | PolicyFactory | None
 ) -> torch.nn.Module:
+    if policy is None and config.policy != "mlp":
+        from palaestra.agents.language_spec import build_language_policy
+
+        return build_language_policy(config.policy, config.llm, str(resolve_device(config.device)))
     if policy is None:
         return build_policy(config, envs)
     module = policy if isinstance(policy, torch.nn.Module) else policy(config, envs)
@@ -177,7 +217,13 @@ def _policy_spec(
 ) -> dict:
     cls = type(policy)
     builtin = cls.__module__ == "palaestra.agents.policies"
+    language = (
+        {"language": {"policy": config.policy, **config.llm.to_dict()}}
+        if config.policy != "mlp"
+        else {}
+    )
     return {
+        **language,
         "class": cls.__name__ if builtin else f"{cls.__module__}:{cls.__qualname__}",
         "hidden_sizes": list(config.ppo.hidden_sizes),
         "activation": config.ppo.activation,
@@ -206,7 +252,7 @@ def open_session(
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)  # minibatch order
     run_dir = Path(config.run_dir) if config.run_dir is not None else _default_run_dir(config)
-    config = dataclasses.replace(config, run_dir=run_dir)
+    config = dataclasses.replace(config, run_dir=run_dir, env_kwargs=_env_kwargs(config))
     with contextlib.ExitStack() as guard:
         envs = make_env_batch(
             config.env_id, config.num_envs, vector_mode=config.vector_mode,
@@ -219,8 +265,16 @@ def open_session(
         net = _resolve_policy(config, envs, policy).to(device)
         row_extras = tuple(getattr(net, "row_extras", ()) or ())
         envs.request_extras(row_extras)
+        # A policy with parameter groups (a language policy: scorer and value head) gets one
+        # optimiser over those disjoint sets; each group anneals from its own rate.
+        groups = getattr(net, "param_groups", None)
+        params = (
+            groups(ppo.learning_rate, config.llm.head_lr_scale)
+            if callable(groups)
+            else net.parameters()
+        )
         optimizer = torch.optim.Adam(
-            net.parameters(), lr=ppo.learning_rate, eps=1e-5, foreach=device.type != "cpu",
+            params, lr=ppo.learning_rate, eps=1e-5, foreach=device.type != "cpu",
             fused=device.type == "cpu",
         )  # fmt: skip
         obs_norm = critic_norm = None
