@@ -13,7 +13,8 @@ The policy of a row is the softmax, over that row's legal actions only, of the n
 candidate scores (``token``: summed log-probability over token count, TWOSOME's default;
 ``word``; ``sum``). The trainer gives each row's text view and legal actions as row extras
 (``row_extras = ("text", "legal_actions")``); :meth:`LanguagePolicy.act` builds the prompt
-with :func:`palaestra.agents.prompts.build_prompt` and keeps the prompt and candidate texts in
+with :func:`palaestra.agents.prompts.build_prompt` (an encoder reads the text view alone)
+and keeps the prompt and candidate texts in
 the row's extras, and :meth:`LanguagePolicy.evaluate_actions` re-scores exactly those texts
 through the same scorer call, so the first minibatch's probability ratio is 1.
 
@@ -59,6 +60,10 @@ class EncoderScorer(nn.Module):
         backend: the encoder backend; its embedder stays frozen.
     """
 
+    reads = "view"
+    """An encoder embeds the text view alone: the legal actions are its candidates, and the
+    instruction and action list of a causal LM's prompt would only cost encoder time."""
+
     def __init__(self, backend: Any) -> None:
         super().__init__()
         self.backend = backend  # not a module: its embedder's weights are not ours to save
@@ -83,7 +88,8 @@ class CausalLMScorer(nn.Module):
             adapters (``peft``) and only the adapters train, else the whole model trains.
         lora_rank: LoRA rank (0: no adapters).
         lora_alpha: LoRA scaling numerator.
-        lora_dropout: dropout on the adapters' input.
+        lora_dropout: dropout on the adapters' input (inactive while the LM stays in eval
+            mode, as the trainer keeps it; see :meth:`train`).
         target_modules: module names to adapt (None: peft's default for the architecture).
         critic: ``"shared"`` (the value head reads the hidden state of the same forward,
             adapters on) or ``"frozen"`` (TWOSOME's critic: the base model's hidden state,
@@ -115,12 +121,25 @@ class CausalLMScorer(nn.Module):
                 target_modules=list(target_modules) if target_modules else None,
                 bias="none",
             )
-            backend.model = get_peft_model(backend.model, config)
+            # peft's new adapter modules start in training mode: back to eval (see train).
+            backend.model = get_peft_model(backend.model, config).eval()
         self.backend = backend
         self.model = backend.model
         self.critic = critic
         self.lora = lora_rank > 0
         self.feature_dim = int(backend.model.config.hidden_size)
+
+    def train(self, mode: bool = True) -> CausalLMScorer:
+        """Set the mode; the LM itself stays in eval mode (dropout off) either way.
+
+        The rollout scores with the model as the backend left it (eval mode), so the update
+        must too: a ``policy.train()`` (``evaluate_policy`` restores the mode it found) that
+        switched the LM's dropout on would make the re-scored log-probabilities differ from
+        the rollout's (a first ratio that is not 1), and sampling depend on dropout noise.
+        """
+        super().train(mode)
+        self.model.eval()
+        return self
 
     def forward(
         self, prompts: Sequence[str], candidates: Sequence[Sequence[str]], normalization: str
@@ -190,8 +209,11 @@ class LanguagePolicy(nn.Module):
                 if not legal or not isinstance(text, str):
                     row["prompt"], row["candidates"], row["indices"] = None, [], []
                 else:
-                    kwargs = {} if self.instruction is None else {"instruction": self.instruction}
-                    row["prompt"] = build_prompt(text, legal, **kwargs)
+                    if getattr(self.scorer, "reads", "prompt") == "view":
+                        row["prompt"] = text.strip()  # an encoder embeds the view itself
+                    else:
+                        kw = {} if self.instruction is None else {"instruction": self.instruction}
+                        row["prompt"] = build_prompt(text, legal, **kw)
                     row["candidates"] = candidate_texts(legal)
                     row["indices"] = list(legal)
             if row["prompt"] is not None:
@@ -226,15 +248,26 @@ class LanguagePolicy(nn.Module):
         critic_obs: torch.Tensor | None = None,
         deterministic: bool = False,
         extras: Sequence[dict[str, Any]] | None = None,
+        generator: torch.Generator | None = None,
     ) -> PolicyStep:
-        """Sample (or take the most likely) legal action of each row."""
+        """Sample (or take the most likely) legal action of each row.
+
+        ``generator`` draws the samples (on the scorer's device; a
+        :class:`~palaestra.agents.PolicyAgent` passes the one its ``reset(seed)`` seeds);
+        None uses torch's global RNG, as the trainer's rollouts do.
+        """
         batch, device = obs.shape[0], obs.device
         rows, logits, values = self._forward(extras, batch, device)
         actions = torch.zeros(batch, dtype=torch.int64, device=device)
         logprobs = torch.zeros(batch, device=device)
         for row, row_logits in zip(rows, logits, strict=True):
             dist = torch.distributions.Categorical(logits=row_logits.float())
-            pick = row_logits.argmax() if deterministic else dist.sample()
+            if deterministic:
+                pick = row_logits.argmax()
+            elif generator is not None:
+                pick = torch.multinomial(dist.probs, 1, generator=generator)[0]
+            else:
+                pick = dist.sample()
             actions[row] = extras[row]["indices"][int(pick)]  # type: ignore[index]
             logprobs[row] = dist.log_prob(pick).to(device)
         return PolicyStep(actions, logprobs.detach(), values.detach())
@@ -284,8 +317,13 @@ class LanguagePolicy(nn.Module):
         """Tensors that do not train (a LoRA-wrapped model's base): left out of checkpoints."""
         if not getattr(self.scorer, "lora", False):
             return set()
-        frozen = {n for n, p in self.named_parameters() if not p.requires_grad}
-        return frozen | {n for n, _ in self.named_buffers() if n.startswith("scorer.model.")}
+        # Every name of a tensor, tied ones too (GPT-2's lm_head.weight is wte.weight): with
+        # duplicates removed, a tied embedding would be saved under its second name.
+        frozen = {
+            n for n, p in self.named_parameters(remove_duplicate=False) if not p.requires_grad
+        }
+        buffers = self.named_buffers(remove_duplicate=False)
+        return frozen | {n for n, _ in buffers if n.startswith("scorer.model.")}
 
     def state_dict(self, *args: Any, **kwargs: Any) -> Any:
         """The trainable tensors only (the heads, and the adapters of a LoRA model)."""

@@ -121,6 +121,7 @@ class LLMAgent:
         self._counts = dict.fromkeys(_COUNTERS, 0.0)
         self.last_prompt: str | None = None
         self.last_reply: str | None = None
+        self._reply_tokens = 0.0
 
     # ---------------------------------------------------------------------- the interface
     def reset(self, seed: int | None = None) -> None:
@@ -155,6 +156,7 @@ class LLMAgent:
         prompt = build_prompt(text, legal, sections, instruction=instruction)
         self.last_prompt = prompt
         before = _usage(self.backend)
+        self._reply_tokens = 0.0
         start = time.perf_counter()
         if self.choose == "score":
             choice = self._by_score(prompt, legal)
@@ -164,8 +166,11 @@ class LLMAgent:
         after = _usage(self.backend)
         for key in _USAGE_KEYS:
             self._counts[key] += max(0.0, after[key] - before[key])
+        # A backend that keeps no usage counters (a local model): count with its tokenizer.
         if after["prompt_tokens"] == before["prompt_tokens"]:
             self._counts["prompt_tokens"] += _count_tokens(self.backend, prompt)
+        if after["completion_tokens"] == before["completion_tokens"]:
+            self._counts["completion_tokens"] += self._reply_tokens
         self._counts["steps"] += 1
         if choice is None:
             self._counts["invalid"] += 1
@@ -189,12 +194,16 @@ class LLMAgent:
     def _by_score(self, prompt: str, legal: dict[int, str]) -> int | None:
         result = self.backend.score([prompt], [candidate_texts(legal)])[0]
         logits = action_logits(result, self.normalization)
-        if not np.isfinite(logits).any():  # e.g. a reply that matched no candidate
+        finite = np.isfinite(logits)
+        if not finite.any():  # e.g. a reply that matched no candidate
             return None
+        # Non-finite scores (-inf: not named; NaN or inf: a broken reply) never win: argmax
+        # would pick a NaN, the first one, over every real score.
+        logits = np.where(finite, logits, -np.inf)
         indices = list(legal)
         if self.temperature == 0.0:
             return indices[int(np.argmax(logits))]
-        z = np.where(np.isfinite(logits), logits / self.temperature, -np.inf)
+        z = logits / self.temperature
         p = np.exp(z - z.max())
         return indices[int(self._rng.choice(len(indices), p=p / p.sum()))]
 
@@ -203,6 +212,7 @@ class LLMAgent:
             [prompt], max_new_tokens=self.max_new_tokens, temperature=self.temperature
         )[0]
         self.last_reply = reply
+        self._reply_tokens = _count_tokens(self.backend, reply)
         return parse_reply(reply, legal)
 
 
@@ -217,6 +227,14 @@ def _usage(backend: Any) -> dict[str, float]:
 
 
 def _count_tokens(backend: Any, text: str) -> float:
-    """Tokens of ``text`` by the backend's tokenizer when it has one, else 0."""
+    """Tokens of ``text`` by the backend's ``count_tokens``, or its tokenizer, else 0.
+
+    A tokenizer is a ``transformers`` one, as :class:`~palaestra.llm.TransformersBackend` has.
+    """
     count = getattr(backend, "count_tokens", None)
-    return float(count(text)) if callable(count) else 0.0
+    if callable(count):
+        return float(count(text))
+    tokenizer = getattr(backend, "tokenizer", None)
+    if callable(tokenizer) and text:
+        return float(len(tokenizer(text, add_special_tokens=False)["input_ids"]))
+    return 0.0

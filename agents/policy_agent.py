@@ -158,8 +158,11 @@ class PolicyAgent:
             predict = getattr(self.policy, "predict", None)
             if row_extras:  # a policy that reads text gets its row as in training
                 extras = [row_extras_of(row_extras, observation, info)]
+                seeded = {}
+                if not self.deterministic and _takes_generator(self.policy.act):
+                    seeded = {"generator": self._generator}  # reset(seed) fixes the samples
                 step = self.policy.act(
-                    obs, mask_t, None, deterministic=self.deterministic, extras=extras
+                    obs, mask_t, None, deterministic=self.deterministic, extras=extras, **seeded
                 )
                 action = step.action
             elif predict is not None:
@@ -290,6 +293,16 @@ class _RunFiles:
             obs_norm = ObservationNormalizer((encoder.obs_dim,))
             obs_norm.load_state_dict(stats)
         return policy.to(device), encoder, action, obs_norm
+
+
+def _takes_generator(method: Any) -> bool:
+    """Whether a policy's ``act`` takes a ``generator`` (a language policy's does)."""
+    import inspect
+
+    try:
+        return "generator" in inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def encoder_for(env_id: str, env_kwargs: Mapping[str, Any]) -> tuple[ObsEncoder, ActionSpec]:

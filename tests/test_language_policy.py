@@ -252,3 +252,89 @@ def test_bad_language_settings_get_clear_errors(tmp_path):
     missing = _config(tmp_path, "llm", tmp_path / "no-such-model")
     with pytest.raises(FileNotFoundError, match="no-such-model"):
         train(missing)
+
+
+# ------------------------------------------------------------------- review regressions
+class _Backend:
+    """Just what CausalLMScorer reads of a TransformersBackend: its model."""
+
+    def __init__(self, model):
+        self.model = model
+
+
+def _gpt2(dropout: float = 0.0):
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(0)
+    config = GPT2Config(
+        n_layer=1, n_embd=16, n_head=2, vocab_size=64, n_positions=64,
+        resid_pdrop=dropout, embd_pdrop=dropout, attn_pdrop=dropout,
+    )  # fmt: skip
+    return GPT2LMHeadModel(config).eval()  # tied: lm_head.weight is transformer.wte.weight
+
+
+def test_lora_checkpoints_leave_out_a_tied_embedding():
+    policy = LanguagePolicy(CausalLMScorer(_Backend(_gpt2()), lora_rank=2))
+    saved = policy.state_dict()
+    assert saved and all("lora_" in k or "value_head" in k for k in saved), list(saved)
+    moved = {k: v + 1.0 for k, v in saved.items()}
+    fresh = LanguagePolicy(CausalLMScorer(_Backend(_gpt2()), lora_rank=2))
+    fresh.load_state_dict(moved)  # strict: the frozen base (both names of wte) may be missing
+    assert fresh.state_dict().keys() == moved.keys()
+    for key, value in fresh.state_dict().items():
+        assert torch.equal(value, moved[key]), key
+
+
+def test_the_lm_stays_in_eval_mode_so_rollout_and_update_score_alike():
+    # peft's adapter dropout starts in training mode, and evaluate_policy's policy.train()
+    # would switch the LM's own dropout on: either makes re-scoring differ from the rollout.
+    policy = LanguagePolicy(CausalLMScorer(_Backend(_gpt2(0.5)), lora_rank=2, lora_dropout=0.5))
+    for mode in (None, True, False, True):
+        if mode is not None:
+            policy.train(mode)
+        training = [n for n, m in policy.scorer.model.named_modules() if m.training]
+        assert not training, training[:5]
+    assert policy.training and policy.value_head.training  # the policy's own mode is kept
+
+
+def test_a_stochastic_policy_agent_samples_from_its_seeded_generator():
+    from palaestra.agents.language_policy import EncoderScorer
+    from palaestra.agents.policy_agent import encoder_for
+    from palaestra.llm.embedders import HashingEmbedder
+    from palaestra.llm.encoder import EncoderBackend
+
+    torch.manual_seed(0)
+    scorer = EncoderScorer(EncoderBackend(HashingEmbedder(dim=64), scale=1.0))
+    policy = LanguagePolicy(scorer)
+    kwargs = {"obs_mode": "both", **ENV_KWARGS}
+    encoder, action = encoder_for("palaestra/Craft-v0", kwargs)
+    env = gym.make("palaestra/Craft-v0", **kwargs)
+
+    def actions(global_seed: int) -> list[int]:
+        agent = PolicyAgent(policy, encoder, action, deterministic=False)
+        taken = []
+
+        class Recorder:
+            def reset(self, seed=None):
+                agent.reset(seed)
+
+            def act(self, observation, info=None):
+                taken.append(agent.act(observation, info))
+                return taken[-1]
+
+        torch.manual_seed(global_seed)  # play's reset(seed) alone must fix the samples
+        play(env, Recorder(), seeds=[1, 2])
+        return taken
+
+    first = actions(0)
+    assert first == actions(1)
+    assert len(set(first)) > 1  # it did sample
+    env.close()
+
+
+def test_a_language_policy_refuses_an_obs_mode_without_text_and_numbers(tmp_path):
+    for mode in ("vector", "text"):
+        config = _config(tmp_path, "minilm")
+        config = dataclasses.replace(config, env_kwargs={**ENV_KWARGS, "obs_mode": mode})
+        with pytest.raises(ValueError, match="obs_mode='both'"):
+            train(config)

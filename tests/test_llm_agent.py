@@ -263,3 +263,56 @@ def test_build_prompt_is_deterministic_and_ends_with_the_action_cue():
     a = build_prompt("view", legal, [("Memory", "saw a tree")])
     assert a == build_prompt("view", legal, [("Memory", "saw a tree")])
     assert a.endswith("\n\nAction:") and np.char.count(a, "## ").item() == 3
+
+
+# ------------------------------------------------------------------- review regressions
+class _FixedScores:
+    """A scoring backend that answers every prompt with the same logprobs (no stats)."""
+
+    capabilities = frozenset({"score"})
+
+    def __init__(self, logprob):
+        self.logprob = np.asarray(logprob, dtype=np.float64)
+
+    def score(self, prompts, candidates):
+        from palaestra.llm import ScoreResult
+
+        k = len(candidates[0])
+        return [ScoreResult(self.logprob[:k], np.ones(k, np.int64), np.ones(k, np.int64))]
+
+
+def test_a_nan_score_never_wins_over_real_scores():
+    # np.argmax picks the first NaN; a broken server reply must not choose the action.
+    legal = {0: "noop", 3: "move north", 7: "collect wood"}
+    agent = LLMAgent(_FixedScores([np.nan, -2.0, -1.0]))
+    assert agent.act("view", {"legal_actions": legal}) == 7
+    sampler = LLMAgent(_FixedScores([np.nan, -2.0, -1.0]), temperature=1.0, seed=0)
+    assert all(sampler.act("view", {"legal_actions": legal}) in (3, 7) for _ in range(20))
+    nothing = LLMAgent(_FixedScores([np.nan, np.nan, -np.inf]))
+    assert nothing.act("view", {"legal_actions": legal}) == 0  # the fallback, counted
+    assert nothing.stats()["fallbacks"] == 1
+
+
+class _LocalModel:
+    """A local backend as TransformersBackend is: a tokenizer, no usage counters."""
+
+    capabilities = frozenset({"score", "generate"})
+
+    def __init__(self):
+        self.tokenizer = lambda text, add_special_tokens=True: {"input_ids": text.split()}
+
+    def score(self, prompts, candidates):
+        return _FixedScores([-1.0] * len(candidates[0])).score(prompts, candidates)
+
+    def generate(self, prompts, *, max_new_tokens, temperature=0.0, stop=None):
+        return ["collect wood please"]
+
+
+def test_a_local_model_counts_prompt_and_completion_tokens_with_its_tokenizer():
+    legal = {0: "noop", 5: "collect wood"}
+    for choose in ("score", "generate"):
+        agent = LLMAgent(_LocalModel(), choose=choose)
+        agent.act("a tree to the north", {"legal_actions": legal})
+        stats = agent.stats()
+        assert stats["prompt_tokens"] == len(agent.last_prompt.split())
+        assert stats["completion_tokens"] == (3 if choose == "generate" else 0)

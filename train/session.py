@@ -59,6 +59,13 @@ def build_policy(config: TrainConfig, envs: EnvBatch) -> torch.nn.Module:
 def _env_kwargs(config: TrainConfig) -> dict[str, Any]:
     """The env's keyword arguments; a language policy reads the text view (obs_mode="both")."""
     kwargs = dict(config.env_kwargs)
+    if config.policy != "mlp" and kwargs.get("obs_mode", "both") != "both":
+        # "vector" has no text (every row would be skipped and nothing would train);
+        # "text" has no numbers for the rollout storage.
+        raise ValueError(
+            f"--policy {config.policy} reads the text view next to the numbers: it needs "
+            f"obs_mode='both' (or no obs_mode), got obs_mode={kwargs['obs_mode']!r}"
+        )
     if config.policy != "mlp" and "obs_mode" not in kwargs:
         if not _takes_obs_mode(config.env_id):
             raise ValueError(
