@@ -14,6 +14,11 @@ from typing import Any
 from palaestra.agents.base import Agent, AgentInterfaceError, check_agent
 from palaestra.agents.carry_baselines import AdmittanceFollower, PassiveCarrier
 from palaestra.agents.craft_baselines import CooperativeCrafter, CraftPlanner, RandomCraftAgent
+from palaestra.agents.gauntlet_baselines import (
+    GreedyGauntletAgent,
+    LookaheadGauntletAgent,
+    RandomGauntletAgent,
+)
 from palaestra.agents.holdem_baselines import CallingStationAgent, RandomHoldemAgent, TagAgent
 from palaestra.agents.llm_agent import LLMAgent
 from palaestra.agents.play import EpisodeResult, play
@@ -26,10 +31,13 @@ __all__ = [
     "CooperativeCrafter",
     "CraftPlanner",
     "EpisodeResult",
+    "GreedyGauntletAgent",
     "LLMAgent",
+    "LookaheadGauntletAgent",
     "PassiveCarrier",
     "PolicyAgent",
     "RandomCraftAgent",
+    "RandomGauntletAgent",
     "RandomHoldemAgent",
     "TagAgent",
     "agents_from_run",

@@ -13,13 +13,18 @@ Sections (``--only`` picks one; each prints its own lines):
   picked from ``info["legal_actions"]`` (observation, mask and legal-action texts built
   every step), resetting at episode end; and of ``palaestra/craft-v0`` with 2 and 4
   agents in vector mode. The target is 20,000 steps/s in vector mode on one core.
+* ``gauntlet``: env steps per second of ``palaestra/Gauntlet-v0`` (default task) in the
+  vector, text and both observation modes, driven as ``craft`` is (seeded random legal
+  actions from ``info["legal_actions"]``, reset at the end of each run), and of the bare
+  engine (``Run.step`` with random legal actions from ``Run.legal_indices()``, no
+  observation) for reference. The target is 20,000 steps/s in vector mode on one core.
 
 The process is pinned to one core (``--cpu``, ``os.sched_setaffinity``) so the figures do
 not depend on how the scheduler spreads work; pass ``--cpu -1`` to leave it free.
 
 Usage:
     python benchmarks/games_throughput.py [--hands 3000] [--repeats 5] [--players 2]
-        [--steps 50000] [--only holdem|craft] [--cpu 0]
+        [--steps 50000] [--only holdem|craft|gauntlet] [--cpu 0]
 
 To add a section, write a ``bench_<name>(...)`` function that prints its figures and add it
 to :data:`SECTIONS`; ``--only`` accepts every key of that dict.
@@ -163,9 +168,52 @@ def bench_craft(steps: int, repeats: int) -> dict[str, float]:
     return results
 
 
+def gauntlet_engine_steps(run_maker: Callable[[], Any], steps: int, seed: int) -> float:
+    """Step bare Gauntlet runs ``steps`` times with random legal actions; return seconds."""
+    rng = np.random.default_rng(seed)
+    run = run_maker()
+    start = time.perf_counter()
+    for _ in range(steps):
+        legal = run.legal_indices()
+        run.step(legal[rng.integers(len(legal))])
+        if run.over:
+            run = run_maker()
+    return time.perf_counter() - start
+
+
+def bench_gauntlet(steps: int, repeats: int) -> dict[str, float]:
+    """Env steps per second of Gauntlet-v0 per observation mode, and of its bare engine."""
+    import gymnasium as gym
+
+    from palaestra.envs.gauntlet import Run
+
+    print(f"  {steps} steps x {repeats} interleaved repeats, default task, random legal play")
+    engine_rng = np.random.default_rng(0)
+    runs: dict[str, Callable[[int, int], float]] = {}
+    for mode in ("vector", "text", "both"):
+        env = gym.make("palaestra/Gauntlet-v0", obs_mode=mode)
+        runs[f"Gauntlet-v0 {mode}"] = lambda n, s, env=env: craft_steps(env, n, s)
+    runs["Gauntlet engine (Run.step, no observation)"] = lambda n, s: gauntlet_engine_steps(
+        lambda: Run(None, engine_rng), n, s
+    )
+    rates: dict[str, list[float]] = {name: [] for name in runs}
+    for run in runs.values():
+        run(max(500, steps // 20), 123)  # warm-up
+    for repeat in range(repeats):
+        for name, run in runs.items():
+            rates[name].append(steps / run(steps, 1000 + repeat))
+    results = {}
+    for name, values in rates.items():
+        results[name] = statistics.median(values)
+        spread = f"{min(values):,.0f}-{max(values):,.0f}"
+        print(f"  {name}: {results[name]:,.0f} steps/s (median of {repeats}, range {spread})")
+    return results
+
+
 SECTIONS: dict[str, Callable[[argparse.Namespace], Any]] = {
     "holdem": lambda args: bench_holdem(args.hands, args.repeats, args.players),
     "craft": lambda args: bench_craft(args.steps, args.repeats),
+    "gauntlet": lambda args: bench_gauntlet(args.steps, args.repeats),
 }
 """The benchmark sections by name, run in this order; each takes the parsed arguments."""
 
@@ -176,7 +224,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--hands", type=int, default=3000, help="hold'em hands per repeat")
     parser.add_argument("--repeats", type=int, default=5, help="interleaved repeats per env")
     parser.add_argument("--players", type=int, default=2, help="seats at the hold'em table")
-    parser.add_argument("--steps", type=int, default=50_000, help="Craft steps per repeat")
+    parser.add_argument("--steps", type=int, default=50_000, help="env steps per repeat")
     parser.add_argument("--only", choices=list(SECTIONS), default=None, help="one section")
     parser.add_argument("--cpu", type=int, default=0, help="core to pin to (-1: no pinning)")
     args = parser.parse_args(argv)

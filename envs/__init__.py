@@ -58,6 +58,12 @@ ENV_IDS: tuple[EnvEntry, ...] = (
         "palaestra.envs.holdem.holdem_aec:HoldemAECEnv",
         "rules-correct 2-9 player no-limit hold'em (PettingZoo AEC)",
     ),
+    EnvEntry(
+        "palaestra/Gauntlet-v0",
+        "gymnasium",
+        "palaestra.envs.gauntlet.gauntlet_env:GauntletEnv",
+        "a seeded deck-building card-combat run: fights with telegraphed intents, rewards, rests",
+    ),
 )
 """Every environment palaestra registers."""
 

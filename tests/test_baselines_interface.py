@@ -12,6 +12,11 @@ import palaestra  # noqa: F401  (registers the envs)
 from palaestra.agents.base import Agent, AgentInterfaceError, check_agent
 from palaestra.agents.carry_baselines import AdmittanceFollower, PassiveCarrier
 from palaestra.agents.craft_baselines import CooperativeCrafter, CraftPlanner, RandomCraftAgent
+from palaestra.agents.gauntlet_baselines import (
+    GreedyGauntletAgent,
+    LookaheadGauntletAgent,
+    RandomGauntletAgent,
+)
 from palaestra.agents.holdem_baselines import (
     HOLDEM_AGENTS,
     CallingStationAgent,
@@ -40,6 +45,17 @@ def test_craft_baselines(closing):
     check_agent(CooperativeCrafter(par, "agent_1"), par, seat="agent_1", steps=40)
     check_agent(CraftPlanner(par, "agent_0"), par, seat="agent_0", steps=40)
     check_agent(RandomCraftAgent(1), par, seat="agent_0", steps=40)
+
+
+@pytest.mark.parametrize("obs_mode", ["vector", "both"])
+def test_gauntlet_baselines(closing, obs_mode):
+    env = closing(gym.make("palaestra/Gauntlet-v0", obs_mode=obs_mode, illegal_action="raise"))
+    check_agent(RandomGauntletAgent(0), env, steps=40)
+    check_agent(GreedyGauntletAgent(), env, steps=40)
+    check_agent(LookaheadGauntletAgent(env), env, steps=40)
+    text = closing(gym.make("palaestra/Gauntlet-v0", obs_mode="text"))
+    check_agent(RandomGauntletAgent(1), text, steps=20)
+    check_agent(LookaheadGauntletAgent(text, depth=1), text, steps=20)
 
 
 @pytest.mark.parametrize("cls", HOLDEM)
@@ -200,7 +216,13 @@ def test_an_illegal_action_fails_check_agent(closing):
 
 
 def test_every_baseline_reset_takes_a_seed():
-    for agent in (AdmittanceFollower(), PassiveCarrier(), RandomCraftAgent()):
+    for agent in (
+        AdmittanceFollower(),
+        PassiveCarrier(),
+        RandomCraftAgent(),
+        RandomGauntletAgent(),
+        GreedyGauntletAgent(),
+    ):
         agent.reset()
         agent.reset(seed=3)
     assert np.isfinite(AdmittanceFollower().act(np.zeros(19, np.float32), None)).all()

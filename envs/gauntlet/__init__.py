@@ -12,9 +12,11 @@ baselines build on it. Modules, from the bottom up:
 - :mod:`~palaestra.envs.gauntlet.vocabulary`: the action encoding, the state vector's
   layout and the predicates skills test;
 - :mod:`~palaestra.envs.gauntlet.combat`: one fight;
-- :mod:`~palaestra.envs.gauntlet.engine`: the run.
+- :mod:`~palaestra.envs.gauntlet.engine`: the run;
+- :mod:`~palaestra.envs.gauntlet.text`: the text view (``gauntlet-v0 text/1``);
+- :mod:`~palaestra.envs.gauntlet.gauntlet_env`: ``palaestra/Gauntlet-v0`` (Gymnasium).
 
-The engine's modules import neither Gymnasium nor PettingZoo.
+The engine's modules import neither Gymnasium nor PettingZoo (the env module does).
 """
 
 from palaestra.envs.gauntlet.engine import Run, RunOverError

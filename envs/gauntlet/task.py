@@ -29,6 +29,7 @@ After validation the task holds ``max_hp``, ``starting_deck`` and ``card_pool`` 
 
 from __future__ import annotations
 
+import functools
 import numbers
 from collections.abc import Mapping
 from typing import Any
@@ -105,18 +106,20 @@ def _parse_pool(value: Any) -> list[str]:
     return list(value)
 
 
-def _parse_int(low: int, high: int) -> Any:
-    def parse(value: Any) -> int:
-        integral = isinstance(value, numbers.Integral) or (
-            isinstance(value, numbers.Real) and float(value).is_integer()
-        )
-        if isinstance(value, bool) or not integral:
-            raise ValueError(f"expected an integer in [{low}, {high}], got {value!r}")
-        if not low <= value <= high:
-            raise ValueError(f"expected an integer in [{low}, {high}], got {value!r}")
-        return int(value)
+def _check_int(low: int, high: int, value: Any) -> int:
+    integral = isinstance(value, numbers.Integral) or (
+        isinstance(value, numbers.Real) and float(value).is_integer()
+    )
+    if isinstance(value, bool) or not integral:
+        raise ValueError(f"expected an integer in [{low}, {high}], got {value!r}")
+    if not low <= value <= high:
+        raise ValueError(f"expected an integer in [{low}, {high}], got {value!r}")
+    return int(value)
 
-    return parse
+
+def _parse_int(low: int, high: int) -> Any:
+    # A partial of a module function, not a closure: the task space must pickle.
+    return functools.partial(_check_int, low, high)
 
 
 def player_max_hp(ascension: int) -> int:
@@ -237,7 +240,7 @@ GAUNTLET_TASK_SPACE = TaskSpace(
             allowed="None or an integer in [1, 999]",
         ),
     ],
-    difficulty=lambda task: gauntlet_difficulty(task),
+    difficulty=gauntlet_difficulty,
     finalize=_finalize,
 )
 """The tasks of a Gauntlet run."""
