@@ -28,8 +28,10 @@ from typing import Any
 TASK = {"goal": "collect wood", "size": 8}
 MAX_STEPS = 30
 TARGET = 0.85
-"""Stated before the three-seed runs: trained greedy success of at least 85%; the untrained
-policy, measured the same way, succeeds about 55-60% of the time (it walks into trees)."""
+"""Stated before the three-seed runs, after a one-seed probe in which the untrained policy,
+then embedding the whole prompt, succeeded 57% of the time. The runs embed the text view
+alone, and the untrained policy (plain cosine similarity: the head starts as the identity,
+whatever the seed) succeeds 22% of the time."""
 EVAL_SEED0 = 50_000
 
 
