@@ -271,7 +271,7 @@ def update_policy(
             optimizer.zero_grad(set_to_none=True)
             size = advantages.shape[0]
             parts = [torch.arange(size)] if accum == 1 else torch.arange(size).tensor_split(accum)
-            sums = torch.zeros(7)
+            sums: torch.Tensor | None = None  # stays on the device: no sync per minibatch
             for part in parts:
                 if part.numel() == 0:
                     continue
@@ -284,7 +284,9 @@ def update_policy(
                 )
                 weight = part.numel() / size
                 (terms[0] * weight).backward()
-                sums += torch.stack([t.detach().float().cpu() for t in terms]) * weight
+                part_sums = torch.stack([t.detach().float() for t in terms]) * weight
+                sums = part_sums if sums is None else sums + part_sums
+            assert sums is not None  # a minibatch is never empty
             _, pg_loss, v_loss, entropy_loss, old_approx_kl, approx_kl, clipfrac = sums.unbind()
             clipfracs.append(clipfrac)
             norm = torch.nn.utils.clip_grad_norm_(
