@@ -28,13 +28,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
+
+from stats import mean_ci  # benchmarks/stats.py, a sibling module
 
 SCHEDULERS = (
     "uniform",
@@ -48,7 +49,6 @@ SCHEDULERS = (
 )
 POOL_SEED = 0
 HELD_OUT_SEED = 987_654
-_T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
 
 
 FAMILIES: dict[str, dict[str, Any]] = {
@@ -167,16 +167,6 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
         "curve": evaluator.curve,
         "wall_s": time.perf_counter() - start,
     }
-
-
-def mean_ci(values: list[float]) -> tuple[float, float]:
-    """Mean and half-width of the 95% Student-t confidence interval."""
-    n = len(values)
-    mean = sum(values) / n
-    if n < 2:
-        return mean, math.nan
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
-    return mean, _T95.get(n - 1, 1.96) * sd / math.sqrt(n)
 
 
 def steps_to(record: dict[str, Any], threshold: float) -> int | None:

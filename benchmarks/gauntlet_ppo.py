@@ -11,20 +11,13 @@ seed's win rate and mean floor for both, and 95% t-intervals over the training s
 from __future__ import annotations
 
 import argparse
-import math
 import statistics
 import time
 from pathlib import Path
 
+from stats import mean_ci  # benchmarks/stats.py, a sibling module
+
 EVAL_SEED0 = 70_000
-
-
-def _interval(values: list[float]) -> tuple[float, float]:
-    t95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776}
-    mean = statistics.fmean(values)
-    if len(values) < 2:
-        return mean, 0.0
-    return mean, t95.get(len(values) - 1, 2.0) * statistics.stdev(values) / math.sqrt(len(values))
 
 
 def main() -> None:
@@ -73,7 +66,7 @@ def main() -> None:
             flush=True,
         )
     for key in ("ppo_win", "random_win", "ppo_floor", "random_floor"):
-        mean, half = _interval([r[key] for r in rows])
+        mean, half = mean_ci([r[key] for r in rows])
         print(f"{key:>13}: {mean:.3f} +- {half:.3f} (95% CI over {len(rows)} seeds)")
 
 

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import multiprocessing as mp
-import statistics
 import time
 from pathlib import Path
 from typing import Any
+
+from stats import mean_ci  # benchmarks/stats.py, a sibling module
 
 TASK = {"goal": "collect wood", "size": 8}
 MAX_STEPS = 30
@@ -100,15 +100,6 @@ def run_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _interval(values: list[float]) -> tuple[float, float]:
-    """Mean and half-width of a 95% t-interval (0 for a single value)."""
-    t95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571}
-    mean = statistics.fmean(values)
-    if len(values) < 2:
-        return mean, 0.0
-    return mean, t95.get(len(values) - 1, 2.0) * statistics.stdev(values) / math.sqrt(len(values))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=3)
@@ -133,9 +124,9 @@ def main() -> None:
         print(f"{r['seed']:>4} {r['untrained']:>9.2f} {r['trained']:>8.2f} {r['steps']:>7} "
               f"{r['cpu_minutes']:>8.1f}")  # fmt: skip
     for key in ("untrained", "trained"):
-        mean, half = _interval([r[key] for r in rows])
+        mean, half = mean_ci([r[key] for r in rows])
         print(f"{key:>9}: {mean:.3f} +- {half:.3f} (95% CI over {len(rows)} seeds)")
-    met = _interval([r["trained"] for r in rows])[0] >= TARGET
+    met = mean_ci([r["trained"] for r in rows])[0] >= TARGET
     print(f"target {'met' if met else 'NOT met'}; max CPU per seed "
           f"{max(r['cpu_minutes'] for r in rows):.1f} min")  # fmt: skip
     Path(args.out).mkdir(parents=True, exist_ok=True)
