@@ -25,6 +25,7 @@ holding exactly the live agents).
 from __future__ import annotations
 
 import multiprocessing
+import re
 import string
 from collections.abc import Mapping, Sequence
 from types import ModuleType
@@ -50,6 +51,7 @@ __all__ = [
     "game_observation_space",
     "legal_actions",
     "resolve_action",
+    "split_predicate",
     "text_space",
 ]
 
@@ -230,3 +232,39 @@ def _as_index(action: Any, n: int, agent: str) -> int:
     if not 0 <= index < n:
         raise ValueError(f"action for {agent} must be an integer in [0, {n}); got {index}")
     return index
+
+
+_CALL = re.compile(r"^\s*([a-z_]+)\s*\((.*)\)\s*$")
+
+
+def split_predicate(predicate: Any, table: Mapping[str, Any]) -> tuple[str, list[Any], Any]:
+    """A skill predicate's name, raw arguments and entry in a vocabulary's predicate table.
+
+    Args:
+        predicate: ``"name(a, b)"`` or a tuple ``(name, a, b)``.
+        table: predicate name -> its spec (anything with a ``params`` tuple of names).
+
+    Raises:
+        ValueError: for a malformed call, an unknown name (listing the known ones) or a
+            wrong number of arguments (naming the parameters).
+    """
+    raw: list[Any]
+    if isinstance(predicate, str):
+        match = _CALL.match(predicate)
+        if match is None:
+            raise ValueError(f"predicate {predicate!r} is not of the form name(args)")
+        name = match.group(1)
+        raw = [a.strip() for a in match.group(2).split(",")] if match.group(2).strip() else []
+    elif isinstance(predicate, tuple) and predicate and isinstance(predicate[0], str):
+        name, raw = predicate[0], list(predicate[1:])
+    else:
+        raise ValueError(f"predicate must be a string or a (name, *args) tuple; got {predicate!r}")
+    spec = table.get(name)
+    if spec is None:
+        raise ValueError(f"unknown predicate {name!r}; predicates: {', '.join(table)}")
+    if len(raw) != len(spec.params):
+        raise ValueError(
+            f"predicate {name} takes {len(spec.params)} argument(s) "
+            f"({', '.join(spec.params)}); got {len(raw)}"
+        )
+    return name, raw, spec

@@ -16,12 +16,13 @@ north is up in the text view. Directions are always listed north, east, south, w
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from palaestra.envs.games import split_predicate
 
 __all__ = [
     "ACTION_INDEX",
@@ -242,8 +243,6 @@ PREDICATES: dict[str, Predicate] = {
 }
 """The predicates a skill may test on an observation, by name."""
 
-_CALL = re.compile(r"^\s*([a-z_]+)\s*\((.*)\)\s*$")
-
 
 def parse_predicate(predicate: str | tuple[Any, ...]) -> tuple[str, tuple[Any, ...]]:
     """Check a predicate and return ``(name, args)`` with coordinates as ints.
@@ -255,24 +254,7 @@ def parse_predicate(predicate: str | tuple[Any, ...]) -> tuple[str, tuple[Any, .
         ValueError: for an unknown predicate, a wrong number of arguments or a value the
             predicate does not take.
     """
-    if isinstance(predicate, str):
-        match = _CALL.match(predicate)
-        if match is None:
-            raise ValueError(f"predicate {predicate!r} is not of the form name(args)")
-        name = match.group(1)
-        raw = [a.strip() for a in match.group(2).split(",")] if match.group(2).strip() else []
-    elif isinstance(predicate, tuple) and predicate and isinstance(predicate[0], str):
-        name, raw = predicate[0], list(predicate[1:])
-    else:
-        raise ValueError(f"predicate must be a string or a (name, *args) tuple; got {predicate!r}")
-    spec = PREDICATES.get(name)
-    if spec is None:
-        raise ValueError(f"unknown predicate {name!r}; predicates: {', '.join(PREDICATES)}")
-    if len(raw) != len(spec.params):
-        raise ValueError(
-            f"predicate {name} takes {len(spec.params)} argument(s) "
-            f"({', '.join(spec.params)}); got {len(raw)}"
-        )
+    name, raw, spec = split_predicate(predicate, PREDICATES)
     args: list[Any] = []
     for param, allowed, value in zip(spec.params, spec.values, raw, strict=True):
         if allowed is None:

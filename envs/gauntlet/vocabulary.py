@@ -52,7 +52,6 @@ the pile sizes and the enemies.
 
 from __future__ import annotations
 
-import re
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -60,6 +59,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from palaestra.envs.games import split_predicate
 from palaestra.envs.gauntlet.cards import CARD_INDEX, CARDS, N_CARDS, VARIANTS, X
 from palaestra.envs.gauntlet.enemies import INTENT_KINDS, MOVES
 from palaestra.envs.gauntlet.rules import (
@@ -216,8 +216,6 @@ PREDICATES: dict[str, Predicate] = {
 }  # fmt: skip
 """The predicates a skill may test on a state vector, by name."""
 
-_CALL = re.compile(r"^\s*([a-z_]+)\s*\((.*)\)\s*$")
-
 
 def parse_predicate(predicate: str | tuple[Any, ...]) -> tuple[str, tuple[Any, ...]]:
     """Check a predicate and return ``(name, args)`` with numbers as numbers.
@@ -230,26 +228,7 @@ def parse_predicate(predicate: str | tuple[Any, ...]) -> tuple[str, tuple[Any, .
         ValueError: for an unknown predicate, a wrong number of arguments or a value the
             predicate does not take.
     """
-    if isinstance(predicate, str):
-        match = _CALL.match(predicate)
-        if match is None:
-            raise ValueError(f"predicate {predicate!r} is not of the form name(args)")
-        name = match.group(1)
-        raw: list[Any] = (
-            [a.strip() for a in match.group(2).split(",")] if match.group(2).strip() else []
-        )
-    elif isinstance(predicate, tuple) and predicate and isinstance(predicate[0], str):
-        name, raw = predicate[0], list(predicate[1:])
-    else:
-        raise ValueError(f"predicate must be a string or a (name, *args) tuple; got {predicate!r}")
-    spec = PREDICATES.get(name)
-    if spec is None:
-        raise ValueError(f"unknown predicate {name!r}; predicates: {', '.join(PREDICATES)}")
-    if len(raw) != len(spec.params):
-        raise ValueError(
-            f"predicate {name} takes {len(spec.params)} argument(s) "
-            f"({', '.join(spec.params)}); got {len(raw)}"
-        )
+    name, raw, spec = split_predicate(predicate, PREDICATES)
     args: list[Any] = []
     for param, kind, value in zip(spec.params, spec.kinds, raw, strict=True):
         if kind in ("int", "fraction"):
