@@ -34,6 +34,7 @@ Glossary:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -260,29 +261,22 @@ def update_policy(
     approx_kl = old_approx_kl = torch.zeros(())
     pg_loss = v_loss = entropy_loss = torch.zeros(())
     num_minibatches = ppo.num_minibatches
-    if getattr(ppo, "minibatch_size", None):
+    if ppo.minibatch_size:
         num_minibatches = max(1, math.ceil(int(storage.valid.sum()) / ppo.minibatch_size))
-    accum = max(1, int(getattr(ppo, "grad_accum_steps", 1)))
     for _epoch in range(ppo.update_epochs):
         for batch in storage.minibatches(num_minibatches, generator):
             advantages = batch.advantages
             if ppo.norm_adv and advantages.numel() > 1:
                 advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
             optimizer.zero_grad(set_to_none=True)
-            size = advantages.shape[0]
-            parts = [torch.arange(size)] if accum == 1 else torch.arange(size).tensor_split(accum)
             sums: torch.Tensor | None = None  # stays on the device: no sync per minibatch
-            for part in parts:
-                if part.numel() == 0:
-                    continue
-                micro = batch if accum == 1 else _select(batch, part)
+            for micro, micro_advantages, weight in _micro_batches(
+                batch, advantages, ppo.grad_accum_steps
+            ):
                 kwargs = {}
                 if extras is not None:
                     kwargs = {"extras": [extras[i] for i in micro.index.tolist()]}
-                terms = _ppo_terms(
-                    policy, micro, advantages if accum == 1 else advantages[part], ppo, kwargs
-                )
-                weight = part.numel() / size
+                terms = _ppo_terms(policy, micro, micro_advantages, ppo, kwargs)
                 (terms[0] * weight).backward()
                 part_sums = torch.stack([t.detach().float() for t in terms]) * weight
                 sums = part_sums if sums is None else sums + part_sums
@@ -316,19 +310,26 @@ def update_policy(
     }
 
 
-def _select(batch: Batch, part: torch.Tensor) -> Batch:
-    """The rows ``part`` of a minibatch (a micro-batch for gradient accumulation)."""
-    part = part.to(batch.advantages.device)
+def _micro_batches(
+    batch: Batch, advantages: torch.Tensor, accum: int
+) -> list[tuple[Batch, torch.Tensor, float]]:
+    """Split a minibatch for gradient accumulation.
 
-    def pick(t: torch.Tensor | None) -> torch.Tensor | None:
-        return None if t is None else t[part]
-
-    return Batch(
-        obs=batch.obs[part], critic_obs=pick(batch.critic_obs), actions=batch.actions[part],
-        logprobs=batch.logprobs[part], values=batch.values[part],
-        advantages=batch.advantages[part], returns=batch.returns[part],
-        action_masks=pick(batch.action_masks), index=pick(batch.index),
-    )  # fmt: skip
+    Returns ``(micro-batch, its normalised advantages, its share of the minibatch)`` for each
+    part; the minibatch itself, with weight 1, when there is nothing to split.
+    """
+    if accum <= 1:
+        return [(batch, advantages, 1.0)]
+    size = advantages.shape[0]
+    out = []
+    for part in torch.arange(size, device=advantages.device).tensor_split(accum):
+        if part.numel():
+            rows = {
+                f.name: None if (t := getattr(batch, f.name)) is None else t[part]
+                for f in dataclasses.fields(batch)
+            }
+            out.append((Batch(**rows), advantages[part], part.numel() / size))
+    return out
 
 
 def _ppo_terms(
