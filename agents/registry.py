@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 from typing import Any, Literal
 
-__all__ = ["EnvApi", "env_api", "make_env"]
+__all__ = ["EnvApi", "entry_class", "env_api", "make_env"]
 
 EnvApi = Literal["gymnasium", "parallel", "aec"]
 
@@ -57,3 +57,26 @@ def make_env(env_id: str, **kwargs: Any) -> Any:
     import pettingzoo
 
     return pettingzoo.make(api, env_id, **kwargs)
+
+
+def entry_class(env_id: str) -> Any:
+    """The class (or factory) that ``env_id``'s entry point names, loaded in this process.
+
+    Lets a caller read an env's constructor arguments or class attributes (``task_space``)
+    without making one.
+    """
+    api = env_api(env_id)
+    if api == "gymnasium":
+        import gymnasium as gym
+
+        entry = gym.spec(env_id).entry_point
+    else:
+        import pettingzoo
+
+        entry = pettingzoo.spec(api, env_id).entry_point
+    if callable(entry):
+        return entry
+    import importlib
+
+    module, _, name = str(entry).partition(":")
+    return getattr(importlib.import_module(module), name)

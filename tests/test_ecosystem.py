@@ -25,6 +25,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 from pettingzoo.test import api_test, parallel_api_test
 
+from palaestra.agents.registry import entry_class
 from palaestra.envs import ENV_IDS
 from palaestra.envs.games import OBS_MODES
 
@@ -39,18 +40,12 @@ AEC_IDS = sorted(i for i in pettingzoo.aec_registry if i.startswith("palaestra/"
 PZ_IDS = [("parallel", i) for i in PARALLEL_IDS] + [("aec", i) for i in AEC_IDS]
 
 
-def _entry_class(api: str, env_id: str) -> type:
-    spec = gym.spec(env_id) if api == "gymnasium" else pettingzoo.spec(api, env_id)  # type: ignore[arg-type]
-    module, _, name = spec.entry_point.partition(":")
-    return getattr(importlib.import_module(module), name)
+def _params(env_id: str) -> set[str]:
+    return set(inspect.signature(entry_class(env_id)).parameters)
 
 
-def _params(api: str, env_id: str) -> set[str]:
-    return set(inspect.signature(_entry_class(api, env_id)).parameters)
-
-
-def _obs_modes(api: str, env_id: str) -> tuple[str | None, ...]:
-    return OBS_MODES if "obs_mode" in _params(api, env_id) else (None,)
+def _obs_modes(env_id: str) -> tuple[str | None, ...]:
+    return OBS_MODES if "obs_mode" in _params(env_id) else (None,)
 
 
 def _kwargs(obs_mode: str | None) -> dict[str, Any]:
@@ -61,7 +56,7 @@ def _mode_cases(ids: list[tuple[str, str]]) -> list[Any]:
     return [
         pytest.param(api, env_id, mode, id=f"{env_id}-{mode or 'default'}")
         for api, env_id in ids
-        for mode in _obs_modes(api, env_id)
+        for mode in _obs_modes(env_id)
     ]
 
 
@@ -131,7 +126,7 @@ def api_test_reads_text_observations(monkeypatch):
 @pytest.mark.parametrize(("api", "env_id", "obs_mode"), _mode_cases(PZ_IDS))
 def test_pettingzoo_api_tests(api, env_id, obs_mode):
     kwargs = _kwargs(obs_mode)
-    if obs_mode == "text" and "illegal_action" in _params(api, env_id):
+    if obs_mode == "text" and "illegal_action" in _params(env_id):
         # The API tests draw actions from the mask when the observation has one; a text
         # view has none, so the env penalizes illegal draws instead of raising.
         kwargs["illegal_action"] = "penalize"
@@ -180,7 +175,7 @@ def test_sb3_ppo_learns_and_predicts(env_id):
         env.close()
 
 
-GAME_IDS = [i for i in GYM_IDS if hasattr(_entry_class("gymnasium", i), "action_masks")]
+GAME_IDS = [i for i in GYM_IDS if hasattr(entry_class(i), "action_masks")]
 
 
 def test_the_game_envs_offer_action_masks():
@@ -250,9 +245,7 @@ def _supersuit_vec_env(env_id: str, copies: int = 2):
     """PettingZoo's tutorial recipe, with the one change a mask-unaware learner needs."""
     import supersuit as ss
 
-    extra = (
-        {"illegal_action": "penalize"} if "illegal_action" in _params("parallel", env_id) else {}
-    )
+    extra = {"illegal_action": "penalize"} if "illegal_action" in _params(env_id) else {}
     env = pettingzoo.make("parallel", env_id, **extra)
     venv = ss.pettingzoo_env_to_vec_env_v1(env)
     return ss.concat_vec_envs_v1(venv, copies, num_cpus=0, base_class="stable_baselines3")

@@ -27,7 +27,7 @@ import gymnasium as gym
 import numpy as np
 
 from palaestra.agents.play import numeric_metrics
-from palaestra.agents.registry import env_api
+from palaestra.agents.registry import entry_class, env_api
 from palaestra.agents.spaces import (
     ROW_EXTRAS,
     ActionSpec,
@@ -219,7 +219,7 @@ class GymEnvBatch(EnvBatch):
     def task_space(self) -> Any:
         if self.vector is None:
             return getattr(self.envs[0].unwrapped, "task_space", None)
-        return getattr(_entry_class(self.env_id), "task_space", None)
+        return getattr(entry_class(self.env_id), "task_space", None)
 
     def set_task(self, env_index: int, task: dict[str, Any]) -> None:
         space = self.task_space
@@ -368,17 +368,6 @@ def _unwrapped(env: Any) -> Any:
     while hasattr(env, "env"):
         env = env.env
     return env
-
-
-def _entry_class(env_id: str) -> Any:
-    """The class (or factory) a Gymnasium id's entry point names, loaded in this process."""
-    entry = gym.spec(env_id).entry_point
-    if callable(entry):
-        return entry
-    import importlib
-
-    module, _, name = str(entry).partition(":")
-    return getattr(importlib.import_module(module), name)
 
 
 def _batch_of_one(obs: Any) -> Any:

@@ -77,24 +77,12 @@ def _env_kwargs(config: TrainConfig) -> dict[str, Any]:
 
 
 def _takes_obs_mode(env_id: str) -> bool:
-    import importlib
     import inspect
 
-    import gymnasium as gym
-    import pettingzoo
+    from palaestra.agents.registry import entry_class
 
-    from palaestra.agents.registry import env_api
-
-    api = env_api(env_id)
-    spec = gym.spec(env_id) if api == "gymnasium" else pettingzoo.spec(api, env_id)  # type: ignore[arg-type]
-    entry = spec.entry_point
-    if not isinstance(entry, str):
-        target = entry
-    else:
-        module, _, name = entry.partition(":")
-        target = getattr(importlib.import_module(module), name)
     try:
-        return "obs_mode" in inspect.signature(target).parameters
+        return "obs_mode" in inspect.signature(entry_class(env_id)).parameters
     except (TypeError, ValueError):
         return False
 
