@@ -27,7 +27,9 @@ on purpose::
         backend = OpenAIBackend(server.url, model="fake")
         server.push(Scripted(status=500))  # the next request fails once, then all is well
 
-Needs only the standard library.
+:func:`train_tokenizer` trains a small byte-level BPE on given texts, for causal models built
+from a config in offline tests. The server needs only the standard library; the tokenizer
+needs the ``[llm]`` extra.
 """
 
 from __future__ import annotations
@@ -46,13 +48,48 @@ from typing import Any, Literal
 
 log = logging.getLogger(__name__)
 
-__all__ = ["KINDS", "RecordedRequest", "Scripted", "ScriptedServer", "fake_tokenize"]
+__all__ = [
+    "KINDS",
+    "RecordedRequest",
+    "Scripted",
+    "ScriptedServer",
+    "fake_tokenize",
+    "train_tokenizer",
+]
 
 Kind = Literal["echo", "top_logprobs", "generation"]
 KINDS: tuple[str, ...] = ("echo", "top_logprobs", "generation")
 _TOKEN = re.compile(r"\s*\S+|\s+")
 _ITEM = re.compile(r"^\s*(\d+)\.\s+(.+?)\s*$", re.MULTILINE)
 CHOICE_MASS = 0.9  # the probability the numbered-choice tokens share; the rest goes to "I"
+
+
+def train_tokenizer(texts: list[str], *, vocab_size: int = 400, bos: bool = True) -> Any:
+    """A byte-level BPE trained on ``texts``, wrapped for transformers; nothing downloaded.
+
+    Special tokens: pad id 0 (``<pad>``), BOS 1 (``<s>``, prepended to every encoding when
+    ``bos``), EOS 2 (``</s>``, never added).
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=["<pad>", "<s>", "</s>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(texts, trainer)
+    if bos:
+        tok.post_processor = processors.TemplateProcessing(
+            single="<s> $A", special_tokens=[("<s>", 1)]
+        )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>"
+    )
 
 
 def fake_tokenize(text: str) -> list[str]:

@@ -20,6 +20,7 @@ from palaestra.agents import PolicyAgent, play
 from palaestra.agents.language_policy import CausalLMScorer, LanguagePolicy, normalise_scores
 from palaestra.agents.language_spec import LanguagePolicyConfig
 from palaestra.llm import ScoreResult, action_logits
+from palaestra.llm.testing import train_tokenizer
 from palaestra.train.config import PPOConfig, TrainConfig
 from palaestra.train.evaluate import evaluation_seeds
 from palaestra.train.ppo import collect_rollout, compute_advantages, train, update_policy
@@ -67,23 +68,9 @@ def _corpus() -> list[str]:
 
 def _tiny_lm(tmp: Path) -> Path:
     """A 2-layer Llama from a config and a BPE trained on Craft's texts, saved to ``tmp``."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import LlamaConfig, LlamaForCausalLM
 
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=600,
-        special_tokens=["<pad>", "<s>", "</s>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tok.train_from_iterator(_corpus(), trainer)
-    tok.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 1)])
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>"
-    )
+    tokenizer = train_tokenizer(_corpus(), vocab_size=600)
     torch.manual_seed(0)
     config = LlamaConfig(
         vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,

@@ -15,7 +15,7 @@ import torch
 pytest.importorskip("transformers")
 pytest.importorskip("tokenizers")
 
-from palaestra.llm import CapabilityError, ContextLengthError, require
+from palaestra.llm import CapabilityError, ContextLengthError, require, testing
 from palaestra.llm.transformers_backend import TransformersBackend
 
 CORPUS = [
@@ -41,27 +41,8 @@ CANDIDATES = [
 
 
 def train_tokenizer(bos: bool):
-    """A byte-level BPE trained on CORPUS, wrapped for transformers (pad id 0, BOS 1, EOS 2)."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=400,
-        special_tokens=["<pad>", "<s>", "</s>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tok.train_from_iterator(CORPUS, trainer)
-    if bos:
-        tok.post_processor = processors.TemplateProcessing(
-            single="<s> $A", special_tokens=[("<s>", 1)]
-        )
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>"
-    )
+    """A byte-level BPE trained on CORPUS (pad id 0, BOS 1, EOS 2)."""
+    return testing.train_tokenizer(CORPUS, vocab_size=400, bos=bos)
 
 
 def tiny_llama(vocab_size: int, seed: int = 0):
