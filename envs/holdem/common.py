@@ -27,14 +27,13 @@ from palaestra.envs.holdem.views import (
 from palaestra.envs.tasks import TaskChannel
 
 __all__ = [
-    "NO_ACTIONS",
     "HoldemEnvBase",
     "check_hands",
     "fallback_action",
 ]
 
 log = logging.getLogger(__name__)
-NO_ACTIONS = [0, 0, 0, 0, 0, 0]
+_NO_ACTIONS = [0, 0, 0, 0, 0, 0]
 MAX_HANDS = 100_000
 
 
@@ -94,19 +93,20 @@ class HoldemEnvBase(TaskChannel):
             self._difficulty = (self._task, self.task_space.difficulty(self._task))
         return self._difficulty[1]
 
-    def _mask_and_names(self, seat: int) -> tuple[list[int], list[str]]:
+    def _mask(self, seat: int) -> list[int]:
+        """``seat``'s legal actions now (all 0 when it is not its turn, or the hand is over)."""
         hand = self._table.hand  # type: ignore[union-attr]
-        if hand.to_act != seat:
-            return NO_ACTIONS, action_texts(hand, NO_ACTIONS)
-        mask = hand.legal_mask()
-        return mask, action_texts(hand, mask)
+        return hand.legal_mask() if hand.to_act == seat else _NO_ACTIONS
+
+    def _mask_and_names(self, seat: int) -> tuple[list[int], list[str]]:
+        mask = self._mask(seat)
+        return mask, action_texts(self._table.hand, mask)  # type: ignore[union-attr]
 
     def _observation(self, seat: int) -> Any:
         table = self._table
         hand = table.hand  # type: ignore[union-attr]
         if self.obs_mode == "vector":
-            mask = hand.legal_mask() if hand.to_act == seat else NO_ACTIONS
-            return vector_observation(hand, seat, mask, hand.big_blind)
+            return vector_observation(hand, seat, self._mask(seat), hand.big_blind)
         mask, names = self._mask_and_names(seat)
         text = text_view(
             hand,

@@ -11,7 +11,6 @@ from gymnasium import spaces
 
 from palaestra.envs.games import check_render_mode, resolve_action
 from palaestra.envs.holdem.common import (
-    NO_ACTIONS,
     HoldemEnvBase,
     check_hands,
     fallback_action,
@@ -243,12 +242,9 @@ class HoldemEnv(HoldemEnvBase, gym.Env):
         Raises:
             gymnasium.error.ResetNeeded: before the first reset.
         """
-        table = self._table
-        if table is None:
+        if self._table is None:
             raise gym.error.ResetNeeded("Holdem-v0: call reset() before action_masks()")
-        hand = table.hand
-        mask = hand.legal_mask() if hand.to_act == self._learner else NO_ACTIONS
-        return np.asarray(mask, dtype=bool)
+        return np.asarray(self._mask(self._learner), dtype=bool)
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         """Take the learner's ``action``; opponents then act until its next turn or the end."""
