@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from palaestra.agents.policies import PolicyStep
-from palaestra.agents.prompts import build_prompt, candidate_texts
+from palaestra.agents.prompts import build_prompt, candidate_texts, sorted_legal
 from palaestra.llm import NORMALIZATIONS, count_words
 
 __all__ = ["CausalLMScorer", "EncoderScorer", "LanguagePolicy", "normalise_scores"]
@@ -74,10 +74,7 @@ class EncoderScorer(nn.Module):
         self, prompts: Sequence[str], candidates: Sequence[Sequence[str]], normalization: str
     ) -> tuple[list[torch.Tensor], torch.Tensor]:
         """Logits of each prompt's candidates, and the prompts' features (no gradient)."""
-        logits, embeddings = self.backend.logits_tensors(
-            prompts, candidates, return_embeddings=True
-        )
-        return logits, embeddings
+        return self.backend.logits_tensors(prompts, candidates, return_embeddings=True)
 
 
 class CausalLMScorer(nn.Module):
@@ -204,7 +201,7 @@ class LanguagePolicy(nn.Module):
         rows, prompts, candidates = [], [], []
         for i, row in enumerate(extras):
             if "prompt" not in row:
-                legal = _legal(row.get("legal_actions"))
+                legal = sorted_legal(row.get("legal_actions"))
                 text = row.get("text")
                 if not legal or not isinstance(text, str):
                     row["prompt"], row["candidates"], row["indices"] = None, [], []
@@ -364,9 +361,3 @@ class LanguagePolicy(nn.Module):
                 "name": "value_head",
             },
         ]
-
-
-def _legal(legal: Any) -> dict[int, str] | None:
-    if not isinstance(legal, Mapping) or not legal:
-        return None
-    return {int(k): str(legal[k]) for k in sorted(legal, key=int)}

@@ -43,6 +43,7 @@ __all__ = [
     "fallback_action",
     "legal_actions_of",
     "parse_reply",
+    "sorted_legal",
     "text_view_of",
 ]
 
@@ -102,9 +103,9 @@ def legal_actions_of(
     Raises:
         ValueError: none of these is available (the message says what to pass).
     """
-    legal = None if info is None else info.get("legal_actions")
+    legal = sorted_legal(None if info is None else info.get("legal_actions"))
     if legal:
-        return {int(k): str(legal[k]) for k in sorted(legal, key=int)}
+        return legal
     if actions is not None:
         mask = observation.get("action_mask") if isinstance(observation, Mapping) else None
         if mask is None:
@@ -118,6 +119,13 @@ def legal_actions_of(
         "the agent the env's action texts (actions=...) and an observation with an "
         f"action_mask; {'no info was given' if info is None else 'the info has none'}"
     )
+
+
+def sorted_legal(legal: Any) -> dict[int, str] | None:
+    """A ``legal_actions`` mapping as int index -> text in index order; None if empty or absent."""
+    if not isinstance(legal, Mapping) or not legal:
+        return None
+    return {int(k): str(legal[k]) for k in sorted(legal, key=int)}
 
 
 def candidate_texts(legal: Mapping[int, str]) -> list[str]:
