@@ -22,6 +22,7 @@ from palaestra.agents.gauntlet_baselines import (
 from palaestra.agents.holdem_baselines import CallingStationAgent, RandomHoldemAgent, TagAgent
 from palaestra.agents.llm_agent import LLMAgent
 from palaestra.agents.play import EpisodeResult, play
+from palaestra.agents.tom_crafter import ToMCrafter
 
 __all__ = [
     "AdmittanceFollower",
@@ -40,6 +41,7 @@ __all__ = [
     "RandomGauntletAgent",
     "RandomHoldemAgent",
     "TagAgent",
+    "ToMCrafter",
     "agents_from_run",
     "check_agent",
     "play",
