@@ -20,11 +20,14 @@ from palaestra.agents.gauntlet_baselines import (
     RandomGauntletAgent,
 )
 from palaestra.agents.holdem_baselines import CallingStationAgent, RandomHoldemAgent, TagAgent
+from palaestra.agents.holdem_tom import AdaptiveConfig, AdaptiveTagAgent
 from palaestra.agents.llm_agent import LLMAgent
 from palaestra.agents.play import EpisodeResult, play
 from palaestra.agents.tom_crafter import ToMCrafter
 
 __all__ = [
+    "AdaptiveConfig",
+    "AdaptiveTagAgent",
     "AdmittanceFollower",
     "Agent",
     "AgentInterfaceError",
