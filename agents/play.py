@@ -12,7 +12,9 @@ Glossary:
 
 Each episode resets the env with its own seed (``seeds[i]``, or ``seed + i``), gives the
 task through ``reset(options={"task": task})``, resets every agent with a seed derived from
-the episode seed, and plays until the env ends the episode (or ``max_steps``). It returns one
+the episode seed, and plays until the env ends the episode (or ``max_steps``). An agent with
+an ``observe(observation, info)`` method is then given its last observation and info, the
+ones it never acts on (memory agents learn how the episode ended from them). It returns one
 :class:`EpisodeResult` per episode.
 
 Example:
@@ -233,6 +235,13 @@ def _success(result: EpisodeResult) -> float:
     return 0.0 if success is None else success
 
 
+def _last_look(agent: Any, observation: Any, info: Any) -> None:
+    """Give an agent with ``observe`` the observation and info it will not act on."""
+    hook = getattr(agent, "observe", None)
+    if callable(hook):
+        hook(observation, info if info is not None else {})
+
+
 def _gym_episode(env, team, seed, options, max_steps, on_step) -> tuple[_Tally, int, bool]:
     agent = team[SINGLE]
     tally = _Tally([SINGLE])
@@ -248,6 +257,7 @@ def _gym_episode(env, team, seed, options, max_steps, on_step) -> tuple[_Tally, 
         tally.add(SINGLE, reward, info)
         if on_step is not None:
             on_step(steps, done)
+    _last_look(agent, obs, info)
     return tally, steps, done
 
 
@@ -267,6 +277,9 @@ def _parallel_episode(env, team, seed, options, max_steps, on_step) -> tuple[_Ta
             tally.add(name, rewards.get(name, 0.0), infos.get(name))
         if on_step is not None:
             on_step(steps, not env.agents)
+    for name in team:
+        if name in observations:
+            _last_look(team[name], observations[name], infos.get(name, {}))
     return tally, steps, not env.agents
 
 
@@ -281,6 +294,7 @@ def _aec_episode(env, team, seed, options, max_steps, on_step) -> tuple[_Tally, 
         tally.returns[name] += float(reward)  # what this agent gathered since it last acted
         tally.infos[name] = dict(info)
         if terminated or truncated:
+            _last_look(team[name], obs, info)
             env.step(None)
             if on_step is not None and not env.agents:
                 on_step(steps, True)

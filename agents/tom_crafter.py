@@ -249,6 +249,15 @@ class ToMCrafter:
         return action
 
     # ------------------------------------------------------------------ memory
+    def observe(self, observation: Mapping[str, Any], info: Mapping[str, Any]) -> None:
+        """The episode's last observation and info (the episode runner's end hook).
+
+        When ``info`` says the episode ended (``end_reason``), this is
+        :meth:`end_episode`; otherwise nothing (``act`` feeds the tracker).
+        """
+        if "end_reason" in info:
+            self.end_episode(observation, info)
+
     def end_episode(self, observation: Mapping[str, Any], info: Mapping[str, Any]) -> int | None:
         """Feed the last observation and, with a store, commit what the episode taught.
 

@@ -168,3 +168,17 @@ def test_memory_block_renders_beliefs_facts_and_past_episodes(tmp_path):
         assert "wooden_pickaxe" in block.tracker.render()
     with pytest.raises(ValueError, match="tracker, a store"):
         MemoryBlock()
+
+
+def test_play_hands_the_last_observation_to_a_memory_agent(tmp_path):
+    from palaestra.agents import play
+
+    env = pettingzoo.make("parallel", "palaestra/craft-v0", max_agents=2, max_cycles=150)
+    tasks = mixed_expertise_tasks(2, 9, goals=("craft planks",))
+    with MemoryStore(tmp_path / "memory") as store:
+        team = {a: ToMCrafter(env, a, store=store) for a in (NOVICE, EXPERT)}
+        results = play(env, team, tasks=tasks, episodes=2, seed=0)
+        assert all(r.ended for r in results)
+        stored = store.episodes(NOVICE)
+        assert len(stored) == 2 and all(e.outcome["success"] for e in stored)
+        assert remembered_recipes(store, NOVICE) == ["planks"]
