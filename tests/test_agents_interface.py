@@ -25,6 +25,8 @@ CHECKED = {
     "palaestra.agents.holdem_baselines.CallingStationAgent",
     "palaestra.agents.holdem_baselines.RandomHoldemAgent",
     "palaestra.agents.holdem_baselines.TagAgent",
+    "palaestra.agents.holdem_tom.AdaptiveTagAgent",  # tests/test_holdem_tom.py
+    "palaestra.agents.tom_crafter.ToMCrafter",  # tests/test_memory_agents.py
     "palaestra.agents.llm_agent.LLMAgent",  # tests/test_llm_agent.py
     "palaestra.agents.policy_agent.PolicyAgent",
 }
