@@ -40,6 +40,39 @@ __all__ = [
 ]
 
 
+def resolve_seat(env: Any, seat: str | None, name: str) -> tuple[Any, int | None]:
+    """The unwrapped hold'em env and the seat index an agent named ``name`` plays.
+
+    Returns:
+        ``(unwrapped env, seat index)``; the index is None for ``Holdem-v0``, where the
+        agent plays the learner's seat wherever the episode puts it.
+
+    Raises:
+        ValueError: for an env that is not a hold'em env, a missing or unknown seat for
+            ``holdem-v0``, or a seat given for ``Holdem-v0``.
+    """
+    from palaestra.envs.holdem.holdem_aec import HoldemAECEnv
+    from palaestra.envs.holdem.holdem_gym import HoldemEnv
+
+    unwrapped = getattr(env, "unwrapped", env)
+    if isinstance(unwrapped, HoldemAECEnv):
+        if seat not in unwrapped.possible_agents:
+            raise ValueError(
+                f"{name}: seat must name the agent it plays in holdem-v0, one of "
+                f"{unwrapped.possible_agents}; got {seat!r}"
+            )
+        return unwrapped, unwrapped.possible_agents.index(seat)
+    if isinstance(unwrapped, HoldemEnv):
+        if seat is not None:
+            raise ValueError(
+                f"{name}: in Holdem-v0 it plays the learner's seat; leave seat None (got {seat!r})"
+            )
+        return unwrapped, None
+    raise ValueError(
+        f"{name} plays palaestra/Holdem-v0 or palaestra/holdem-v0, not {type(unwrapped).__name__}"
+    )
+
+
 class HoldemBaseline:
     """A built-in hold'em opponent playing one seat, as an agent.
 
@@ -63,31 +96,7 @@ class HoldemBaseline:
     """The name of the built-in opponent it plays (a key of ``OPPONENTS``)."""
 
     def __init__(self, env: Any, seat: str | None = None, seed: int | None = None) -> None:
-        from palaestra.envs.holdem.holdem_aec import HoldemAECEnv
-        from palaestra.envs.holdem.holdem_gym import HoldemEnv
-
-        name = type(self).__name__
-        unwrapped = getattr(env, "unwrapped", env)
-        if isinstance(unwrapped, HoldemAECEnv):
-            if seat not in unwrapped.possible_agents:
-                raise ValueError(
-                    f"{name}: seat must name the agent it plays in holdem-v0, one of "
-                    f"{unwrapped.possible_agents}; got {seat!r}"
-                )
-            self._seat: int | None = unwrapped.possible_agents.index(seat)
-        elif isinstance(unwrapped, HoldemEnv):
-            if seat is not None:
-                raise ValueError(
-                    f"{name}: in Holdem-v0 it plays the learner's seat; leave seat None "
-                    f"(got {seat!r})"
-                )
-            self._seat = None
-        else:
-            raise ValueError(
-                f"{name} plays palaestra/Holdem-v0 or palaestra/holdem-v0, "
-                f"not {type(unwrapped).__name__}"
-            )
-        self.env = unwrapped
+        self.env, self._seat = resolve_seat(env, seat, type(self).__name__)
         self.seat = seat
         self._policy = OPPONENTS[self.opponent]
         self.rng = np.random.default_rng(seed)

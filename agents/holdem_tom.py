@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from palaestra.agents.holdem_baselines import resolve_seat
 from palaestra.envs.holdem.cards import CARD_BIT
 from palaestra.envs.holdem.engine import (
     ALL_IN,
@@ -158,29 +159,7 @@ class AdaptiveTagAgent:
         memory: str = "persistent",
         config: AdaptiveConfig | None = None,
     ) -> None:
-        from palaestra.envs.holdem.holdem_aec import HoldemAECEnv
-        from palaestra.envs.holdem.holdem_gym import HoldemEnv
-
-        unwrapped = getattr(env, "unwrapped", env)
-        if isinstance(unwrapped, HoldemAECEnv):
-            if seat not in unwrapped.possible_agents:
-                raise ValueError(
-                    f"AdaptiveTagAgent: seat must be one of {unwrapped.possible_agents} in "
-                    f"holdem-v0; got {seat!r}"
-                )
-            self._seat: int | None = unwrapped.possible_agents.index(seat)
-        elif isinstance(unwrapped, HoldemEnv):
-            if seat is not None:
-                raise ValueError(
-                    f"AdaptiveTagAgent: in Holdem-v0 it plays the learner; leave seat None "
-                    f"(got {seat!r})"
-                )
-            self._seat = None
-        else:
-            raise ValueError(
-                "AdaptiveTagAgent plays palaestra/Holdem-v0 or palaestra/holdem-v0, "
-                f"not {type(unwrapped).__name__}"
-            )
+        unwrapped, self._seat = resolve_seat(env, seat, "AdaptiveTagAgent")
         if memory not in MEMORY_MODES:
             raise ValueError(f"memory must be one of {MEMORY_MODES}; got {memory!r}")
         self.env = unwrapped

@@ -65,7 +65,7 @@ def test_aec_seat_and_bad_input():
         action = agents[name].act(obs, info)
         assert action in info["legal_actions"]
         env.step(action)
-    with pytest.raises(ValueError, match="seat must be one of"):
+    with pytest.raises(ValueError, match="seat must name the agent it plays"):
         AdaptiveTagAgent(env, "player_7")
     with pytest.raises(ValueError, match="memory must be"):
         AdaptiveTagAgent(gym.make("palaestra/Holdem-v0"), memory="forever")
