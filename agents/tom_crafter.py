@@ -43,7 +43,14 @@ import numpy as np
 
 from palaestra.agents.craft_baselines import CooperativeCrafter
 from palaestra.envs.craft.task import requirements
-from palaestra.envs.craft.vocabulary import ACTION_INDEX, GOALS, ITEMS, NOOP, RECIPE_INDEX
+from palaestra.envs.craft.vocabulary import (
+    ACTION_INDEX,
+    GOALS,
+    ITEMS,
+    NOOP,
+    PRIMITIVE_ACTIONS,
+    RECIPE_INDEX,
+)
 from palaestra.memory.store import Episode, MemoryStore
 from palaestra.memory.tracker import BeliefTracker
 
@@ -161,8 +168,6 @@ class ToMCrafter:
         return action if mask[action] else NOOP
 
     def _text(self, action: int) -> str:
-        from palaestra.envs.craft.vocabulary import PRIMITIVE_ACTIONS
-
         return PRIMITIVE_ACTIONS[action]
 
     def _goal(self, observation: Mapping[str, Any]) -> str:
