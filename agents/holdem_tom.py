@@ -18,8 +18,9 @@ least ``min_hands`` hands (its counts), and all of them must agree:
   that uses a hole card when checked to; it never bluffs them.
 - **Believe the rare raiser.** Facing a bet or raise made on this street by a player who
   rarely raises (pre-flop: shrunk PFR <= ``pfr_low``; after the flop: shrunk aggression
-  <= ``aggression_low``), it folds what the heuristic would only call (pre-flop: a
-  non-raising hand; after the flop: less than two pair).
+  <= ``aggression_low``), it folds what the heuristic would only call (pre-flop: a hand
+  outside ``tag``'s raising range; after the flop: less than two pair), unless the pot
+  lays it better than 3 to 1 (the call is at most a quarter of the pot after calling).
 
 Its own cards, the board and the bets it reads from the simulator (``env.unwrapped.hand``,
 the hole cards of its own seat and public chips, as ``TagAgent`` does), so it takes the env
@@ -117,6 +118,17 @@ def _playable(first: int, second: int) -> bool:
         or low >= 8
         or (suited and high == 12)
         or (suited and high - low == 1 and low >= 6)
+    )
+
+
+def _raising(first: int, second: int) -> bool:
+    """Whether the hole cards are in ``tag``'s pre-flop raising range."""
+    high, low = max(first % 13, second % 13), min(first % 13, second % 13)
+    suited = first // 13 == second // 13
+    if high == low:
+        return high >= 7
+    return (high == 12 and (low >= 10 or (suited and low == 9))) or (
+        suited and high == 11 and low == 10
     )
 
 
@@ -247,7 +259,9 @@ class AdaptiveTagAgent:
                 if model.counts(name)["hands"] >= cfg.min_hands:
                     rate = model.rate(name, "pfr" if preflop else "aggression").estimate
                     low = cfg.pfr_low if preflop else cfg.aggression_low
-                    if rate <= low and (preflop or _made_hand(hand, seat) < 2) and mask[FOLD]:
+                    weak = not _raising(*hand.hole[seat]) if preflop else _made_hand(hand, seat) < 2
+                    cheap = 4 * to_call <= hand.pot + to_call
+                    if rate <= low and weak and not cheap and mask[FOLD]:
                         self._counts["believed_raises"] += 1
                         return FOLD
         if not others:

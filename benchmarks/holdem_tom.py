@@ -8,7 +8,10 @@ hand per episode, 100 big blinds each) against two built-in opponents of one sty
 - ``reset``: the same agent with its opponent model cleared after every hand;
 - ``tag``: the plain baseline :class:`~palaestra.agents.TagAgent`.
 
-Result: big blinds won per 100 hands, mean over seeds with the 95% Student-t interval.
+Result: big blinds won per 100 hands, mean over seeds with the 95% Student-t interval, and
+the paired differences ``adaptive - reset`` and ``adaptive - tag`` per seed (hand ``i`` of
+seed ``s`` resets with its own seed, so the three players get the same cards; only the
+random opponents' choices differ where the players' actions change what they draw).
 
 Run: ``python benchmarks/holdem_tom.py`` (defaults: 5 seeds x 1000 hands).
 """
@@ -33,6 +36,8 @@ from palaestra.agents.holdem_tom import AdaptiveTagAgent
 
 STYLES = ("random", "calling_station", "tag")
 PLAYERS = ("adaptive", "reset", "tag")
+DIFFS = (("adaptive", "reset"), ("adaptive", "tag"))
+"""Paired differences reported (same seeds, so the same deals)."""
 
 
 def bb_per_100(player: str, style: str, seed: int, hands: int) -> float:
@@ -56,6 +61,14 @@ def bb_per_100(player: str, style: str, seed: int, hands: int) -> float:
     return 100.0 * total / hands
 
 
+def cell(values: list[float]) -> str:
+    """``mean [low, high]``, the 95% Student-t interval over seeds (null for one seed)."""
+    mean, half = mean_ci(values)
+    if math.isnan(half):
+        return f"{mean:.1f} [null]"
+    return f"{mean:.1f} [{mean - half:.1f}, {mean + half:.1f}]"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
@@ -63,18 +76,16 @@ def main() -> None:
     args = parser.parse_args()
     start = time.perf_counter()
     print(f"python benchmarks/holdem_tom.py --seeds {args.seeds} --hands {args.hands}")
-    print("| opponents | " + " | ".join(f"{p} bb/100 [95% CI]" for p in PLAYERS) + " |")
-    print("|---|" + "---|" * len(PLAYERS))
+    heads = [f"{p} bb/100 [95% CI]" for p in PLAYERS] + [f"{a} - {b}" for a, b in DIFFS]
+    print("| opponents | " + " | ".join(heads) + " |")
+    print("|---|" + "---|" * len(heads))
     for style in STYLES:
-        cells = []
-        for player in PLAYERS:
-            values = [bb_per_100(player, style, s, args.hands) for s in range(args.seeds)]
-            mean, half = mean_ci(values)
-            cells.append(
-                f"{mean:.1f} [null]" if math.isnan(half)
-                else f"{mean:.1f} [{mean - half:.1f}, {mean + half:.1f}]"
-            )  # fmt: skip
-        print(f"| {style} | " + " | ".join(cells) + " |", flush=True)
+        values = {
+            p: [bb_per_100(p, style, s, args.hands) for s in range(args.seeds)] for p in PLAYERS
+        }
+        columns = [values[p] for p in PLAYERS]
+        columns += [[x - y for x, y in zip(values[a], values[b], strict=True)] for a, b in DIFFS]
+        print(f"| {style} | " + " | ".join(cell(c) for c in columns) + " |", flush=True)
     print(f"wall time {time.perf_counter() - start:.0f} s")
 
 

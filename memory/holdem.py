@@ -42,7 +42,7 @@ Statistics (per other player; a *decision* is one of its ``fold``, ``check``, ``
 Estimates with uncertainty: every rate comes with its counts ``k / n`` and a shrunk
 estimate, the mean of the Beta posterior ``(k + s * m) / (n + s)`` under a Beta prior of
 mean ``m`` (:data:`PRIOR_MEANS`) and strength ``s = PRIOR_STRENGTH = 4`` pseudo-observations,
-so a player seen in 3 hands stays near the prior (VPIP 3/3 gives 0.71, not 1.0).
+so a player seen in 3 hands stays near the prior (VPIP 3/3 gives 0.66, not 1.0).
 
 Style label (:func:`style_label`, from the shrunk estimates): fewer than
 ``MIN_LABEL_HANDS = 10`` hands with a pre-flop decision: ``"few hands"``; otherwise the
@@ -57,7 +57,8 @@ read-modify-write: several processes may share the store) and the model keeps th
 the store returns; hands shown go to ``store.learn(memory_agent, "holdem_shown", key,
 value)``. A player's identity is its seat name unless ``identities`` names it (for
 instance by its built-in style, so a later session with other seats finds it again). A
-fresh model on the same store starts from the stored counts of every identity it meets.
+fresh model on the same store starts from the stored counts and shown hands of every
+identity it meets.
 Without a store everything is kept in memory.
 
 Features (:meth:`OpponentModel.features`): a float32 array of shape
@@ -73,15 +74,21 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections import deque
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from palaestra.envs.holdem.task import MAX_PLAYERS
+from palaestra.memory.holdem_hands import (
+    COUNTERS,
+    HandRecord,
+    hand_counts,
+    parse_events,
+    parse_history,
+)
 
 __all__ = [
     "COUNTERS",
@@ -105,12 +112,6 @@ SEATS = tuple(f"player_{k}" for k in range(MAX_PLAYERS))
 """The seat names of both hold'em envs."""
 KIND = "holdem_tendency"
 SHOWN_KIND = "holdem_shown"
-COUNTERS = (
-    "hands", "preflop", "vpip", "pfr", "three_bet_chances", "three_bet", "faced_raise",
-    "folded_to_raise", "actions_aggressive", "actions_calls", "saw_flop", "showdown",
-    "won_showdown",
-)  # fmt: skip
-"""The counter names kept per player (and in the store)."""
 RATES: dict[str, tuple[str, str | tuple[str, str]]] = {
     "vpip": ("vpip", "preflop"),
     "pfr": ("pfr", "preflop"),
@@ -134,155 +135,6 @@ FEATURE_NAMES = (*RATES, "confidence")
 """The columns of :meth:`OpponentModel.features`, in order."""
 SHOWN_KEPT = 20
 """Shown hands kept in memory per player (the store keeps them all)."""
-
-_DECISIONS = ("fold", "check", "call", "bet", "raise")
-_AGGRESSIVE = ("bet", "raise")
-_HAND = re.compile(r"^hand (\d+): button (\S+)$")
-_STREET = re.compile(r"^(flop|turn|river): (.+)$")
-_SHOWS = re.compile(r"^(\S+) shows (\S+) (\S+) (\S+)$")
-_WINS = re.compile(r"^(\S+) wins (\d+)$")
-_UNCALLED = re.compile(r"^uncalled (\d+) returned to (\S+)$")
-_ACTION = re.compile(
-    r"^(\S+) (fold|check|call|bet|raise to|small_blind|big_blind|ante)(?: (\d+))?( all-in)?$"
-)
-
-
-@dataclass
-class HandRecord:
-    """The public record of one finished hand.
-
-    Attributes:
-        button: The button's name.
-        actions: ``(street, player, kind, amount)`` in order (forced bets included).
-        board: The board cards.
-        shown: Player -> ``(cards, category)`` for hands shown at showdown (``cards`` is
-            ``None`` when only the category was given).
-        payouts: Player -> chips won (players who won nothing are absent).
-        finished: Whether the hand's result was seen.
-    """
-
-    button: str
-    actions: list[tuple[str, str, str, int]] = field(default_factory=list)
-    board: list[str] = field(default_factory=list)
-    shown: dict[str, tuple[tuple[str, ...] | None, str]] = field(default_factory=dict)
-    payouts: dict[str, int] = field(default_factory=dict)
-    finished: bool = False
-
-    def key(self) -> tuple[Any, ...]:
-        """What identifies the hand (button, actions, board)."""
-        return (self.button, tuple(self.actions), tuple(self.board))
-
-    def line(self, player: str) -> str:
-        """``player``'s actions by street, like ``preflop raise 6; flop bet 4``."""
-        parts: list[str] = []
-        for street, who, kind, amount in self.actions:
-            if who == player and kind in _DECISIONS:
-                parts.append(f"{street} {kind}" + (f" {amount}" if amount else ""))
-        return "; ".join(parts)
-
-
-def parse_events(lines: Sequence[str], current: HandRecord | None) -> list[HandRecord]:
-    """Parse event lines into hands; returns every hand touched, ``current`` first.
-
-    ``current`` is the unfinished hand the previous events left open (None for none); the
-    last hand returned is the one still open when it is not ``finished``.
-    """
-    hands: list[HandRecord] = [] if current is None else [current]
-    street = "preflop"
-    if current is not None:
-        street = ("preflop", "preflop", "preflop", "flop", "turn", "river")[len(current.board)]
-    for text in lines:
-        match = _HAND.match(text)
-        if match:
-            hands.append(HandRecord(button=match.group(2)))
-            street = "preflop"
-            continue
-        if not hands:
-            continue
-        hand = hands[-1]
-        if match := _STREET.match(text):
-            street = match.group(1)
-            hand.board.extend(match.group(2).split())
-        elif match := _SHOWS.match(text):
-            hand.shown[match.group(1)] = ((match.group(2), match.group(3)), match.group(4))
-            hand.finished = True
-        elif match := _WINS.match(text):
-            hand.payouts[match.group(1)] = int(match.group(2))
-            hand.finished = True
-        elif _UNCALLED.match(text):
-            hand.finished = True
-        elif match := _ACTION.match(text):
-            kind = match.group(2).removesuffix(" to")
-            hand.actions.append((street, match.group(1), kind, int(match.group(3) or 0)))
-    return hands
-
-
-def parse_history(history: Mapping[str, Any]) -> HandRecord:
-    """The public record of a ``hand_history`` (hole cards only of hands shown)."""
-    players = list(history["players"])
-    shown_cards = history.get("hole_cards") or [None] * len(players)
-    shown: dict[str, tuple[tuple[str, ...] | None, str]] = {}
-    for name, category in history.get("hands_shown", {}).items():
-        cards = shown_cards[players.index(name)]
-        shown[name] = (None if cards is None else tuple(cards), str(category))
-    return HandRecord(
-        button=str(history["button"]),
-        actions=[
-            (a["street"], a["player"], a["action"], int(a["amount"])) for a in history["actions"]
-        ],
-        board=list(history["board"]),
-        shown=shown,
-        payouts={players[j]: int(x) for j, x in enumerate(history["payouts"]) if x},
-        finished=True,
-    )
-
-
-def hand_counts(hand: HandRecord, player: str) -> dict[str, int]:
-    """The counter increments of one hand for ``player`` (empty when not dealt in)."""
-    if not any(who == player for _, who, _, _ in hand.actions):
-        return {}
-    c = dict.fromkeys(COUNTERS, 0)
-    c["hands"] = 1
-    raises_pre, three_bet_seen, folded_pre = 0, False, False
-    last_raiser: str | None = None
-    pending: set[str] = set()
-    street = "preflop"
-    pre_kinds: list[str] = []
-    for st, who, kind, _ in hand.actions:
-        if st != street:
-            street, pending = st, set()
-        if kind not in _DECISIONS:
-            continue
-        if who == player:
-            if st == "preflop":
-                pre_kinds.append(kind)
-                if not three_bet_seen and raises_pre == 1 and last_raiser != player:
-                    three_bet_seen = True
-                    c["three_bet_chances"] = 1
-                    c["three_bet"] = int(kind == "raise")
-                folded_pre = folded_pre or kind == "fold"
-            if player in pending:
-                c["faced_raise"] += 1
-                c["folded_to_raise"] += kind == "fold"
-            if kind in _AGGRESSIVE:
-                c["actions_aggressive"] += 1
-            elif kind == "call":
-                c["actions_calls"] += 1
-        pending.discard(who)
-        if kind in _AGGRESSIVE:
-            pending = {p for _, p, _, _ in hand.actions if p != who}
-            if st == "preflop":
-                raises_pre += 1
-                last_raiser = who
-    if pre_kinds:
-        c["preflop"] = 1
-        c["vpip"] = int(any(k in ("call", "bet", "raise") for k in pre_kinds))
-        c["pfr"] = int(any(k in _AGGRESSIVE for k in pre_kinds))
-    c["saw_flop"] = int(not folded_pre and len(hand.board) >= 3)
-    if player in hand.shown:
-        c["showdown"] = 1
-        c["won_showdown"] = int(hand.payouts.get(player, 0) > 0)
-    return c
 
 
 @dataclass(frozen=True)
@@ -344,6 +196,15 @@ def _check_store(store: Any) -> Any:
             f"{type(store).__name__} lacks {', '.join(missing)}"
         )
     return store
+
+
+def _shown_by(key: str) -> str | None:
+    """The identity in a shown-hand fact's key (None for a key this module did not write)."""
+    try:
+        parsed = json.loads(key)
+    except ValueError:
+        return None
+    return parsed[0] if isinstance(parsed, list) and parsed else None
 
 
 class OpponentModel:
@@ -423,10 +284,15 @@ class OpponentModel:
         counts = self._counts.get(who)
         if counts is None:
             counts = dict.fromkeys(COUNTERS, 0.0)
+            shown: deque[dict[str, Any]] = deque(maxlen=SHOWN_KEPT)
             if self.store is not None:
                 counts.update(self.store.counts(self.memory_agent, KIND, who))
+                facts = self.store.facts(self.memory_agent, SHOWN_KIND)
+                for fact in sorted(facts, key=lambda f: getattr(f, "updated", 0)):
+                    if _shown_by(fact.key) == who and isinstance(fact.value, Mapping):
+                        shown.append(dict(fact.value))
             self._counts[who] = counts
-            self._shown[who] = deque(maxlen=SHOWN_KEPT)
+            self._shown[who] = shown
         return counts
 
     # ----------------------------------------------------------------- feeding

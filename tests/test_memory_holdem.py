@@ -226,3 +226,103 @@ def test_persistence_across_sessions(tmp_path):
     shown = store.facts("me", "holdem_shown")
     assert len(shown) >= 1
     store.close()
+
+
+def full_counts(histories, player):
+    """Every counter, by plain loops over public hand-history fields (no model code)."""
+    forced = ("small_blind", "big_blind", "ante")
+    c = dict.fromkeys(
+        ("hands", "preflop", "vpip", "pfr", "three_bet_chances", "three_bet", "faced_raise",
+         "folded_to_raise", "actions_aggressive", "actions_calls", "saw_flop", "showdown",
+         "won_showdown"), 0)  # fmt: skip
+    for h in histories:
+        seat = h["players"].index(player)
+        if h["stacks_before"][seat] == 0:
+            continue
+        c["hands"] += 1
+        pre = h["actions"][: sum(a["street"] == "preflop" for a in h["actions"])]
+        mine = [a["action"] for a in pre if a["player"] == player and a["action"] not in forced]
+        c["preflop"] += bool(mine)
+        c["vpip"] += any(k in ("call", "raise") for k in mine)
+        c["pfr"] += "raise" in mine
+        raisers = []
+        for a in pre:
+            decides = a["player"] == player and a["action"] not in forced
+            if decides and len(raisers) == 1 and raisers[0] != player:
+                c["three_bet_chances"] += 1
+                c["three_bet"] += a["action"] == "raise"
+                break
+            if a["action"] == "raise":
+                raisers.append(a["player"])
+        for street in ("preflop", "flop", "turn", "river"):
+            facing = False
+            for a in h["actions"]:
+                if a["street"] != street or a["action"] in forced:
+                    continue
+                if a["player"] == player:
+                    c["faced_raise"] += facing
+                    c["folded_to_raise"] += facing and a["action"] == "fold"
+                    c["actions_aggressive"] += a["action"] in ("bet", "raise")
+                    c["actions_calls"] += a["action"] == "call"
+                    facing = False
+                elif a["action"] in ("bet", "raise"):
+                    facing = True
+        c["saw_flop"] += "fold" not in mine and len(h["board"]) >= 3
+        if player in h["hands_shown"]:
+            c["showdown"] += 1
+            c["won_showdown"] += h["payouts"][seat] > 0
+    return c
+
+
+def test_aec_counts_every_statistic_independently():
+    import pettingzoo
+
+    from palaestra.agents.holdem_baselines import HOLDEM_AGENTS
+
+    env = pettingzoo.make("aec", "palaestra/holdem-v0", num_players=4, hands=40)
+    styles = ("tag", "calling_station", "tag", "random")
+    players = {
+        a: HOLDEM_AGENTS[s](env, seat=a, seed=7)
+        for a, s in zip(env.possible_agents, styles, strict=True)
+    }
+    model = OpponentModel("player_0")
+    histories = []
+    for seed in range(6):
+        env.reset(seed=seed)
+        model.observe(None, env.infos["player_0"])
+        played = 0
+        for agent in env.agent_iter():
+            obs, _, term, trunc, info = env.last()
+            env.step(None if term or trunc else players[agent].act(obs, info))
+            table = env.unwrapped._table
+            if "player_0" not in env.infos:
+                continue  # the holder busted: it sees no more hands
+            if table.hands_played > played:  # the simulator's own record, for the check
+                assert table.hands_played == played + 1
+                played = table.hands_played
+                histories.append(table.history)
+            model.observe(None, env.infos["player_0"])
+    assert model.hands_counted == len(histories) > 150
+    for player in ("player_1", "player_2", "player_3"):
+        expected = full_counts(histories, player)
+        assert model.counts(player) == {k: float(v) for k, v in expected.items()}
+    station = model.counts("player_1")
+    assert station["three_bet_chances"] > 10 and station["three_bet"] == 0
+    assert model.counts("player_2")["three_bet"] > 0  # tag re-raises its raising hands
+    assert station["showdown"] > 0 and 0 < station["won_showdown"] < station["showdown"]
+
+
+def test_stored_shown_hands_load_in_a_new_session(tmp_path):
+    store_module = pytest.importorskip("palaestra.memory.store")
+    names = {"player_1": "station", "player_2": "tag", "player_3": "random"}
+    with store_module.MemoryStore(tmp_path) as store:
+        first = OpponentModel("player_0", store=store, identities=names)
+        for seed in range(10):
+            for info in play_gym(1, seed):
+                first.observe(None, info)
+        shown = first.shown("station")
+        assert shown
+    with store_module.MemoryStore(tmp_path) as store:
+        second = OpponentModel("player_0", store=store, identities=names)
+        assert second.shown("station") == shown
+        assert second.counts("station") == first.counts("station")
