@@ -112,7 +112,7 @@ class MemoryBlock:
                 parts.append("insights:\n" + "\n".join(f"- {r.text}" for r in rules))
         if self.recall:
             if self._past is None:
-                if getattr(store, "embedder", None) is not None:
+                if store.embedder is not None:
                     found = store.recall(_goal_line(observation), self.recall, agent=self.identity)
                     self._past = [episode.summary for episode, _ in found]
                 else:

@@ -48,10 +48,8 @@ BELIEF_FEATURES_SIZE = _ITEMS_BLOCK * MAX_AGENTS + MAX_AGENTS * len(RECIPES) + M
 def _items(tracker: Any, about: tuple[str, ...], out: np.ndarray) -> None:
     for i, item in enumerate(ITEMS):
         belief = tracker.belief(item, about)
-        value = getattr(belief, "value", "unknown")
-        confidence = float(getattr(belief, "confidence", 1.0))
-        k = _PLACE.get(value, 0)
-        out[i * len(PLACES) + k] = confidence if k else 1.0
+        k = _PLACE.get(belief.value, 0)
+        out[i * len(PLACES) + k] = belief.confidence if k else 1.0
 
 
 def belief_features(tracker: Any) -> np.ndarray:
@@ -65,14 +63,14 @@ def belief_features(tracker: Any) -> np.ndarray:
     me = tracker.agent
     _items(tracker, (), out[:_ITEMS_BLOCK])
     others = [a for a in AGENTS if a != me]
-    present = set(getattr(tracker, "agents", AGENTS))
+    present = set(tracker.agents)
     for slot, other in enumerate(others):
         if other in present and tracker.max_order >= 2:
             start = _ITEMS_BLOCK * (slot + 1)
             _items(tracker, (other,), out[start : start + _ITEMS_BLOCK])
     base = _ITEMS_BLOCK * MAX_AGENTS
     recipe_names = [r.output for r in RECIPES]
-    step = int(getattr(tracker, "step", 0))
+    step = tracker.step
     for a, name in enumerate(AGENTS):
         known = tracker.known_recipes(name)
         for r, recipe in enumerate(recipe_names):
