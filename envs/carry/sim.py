@@ -378,13 +378,32 @@ class CarrySim:
                 velocityGains=_VELOCITY_GAINS,
                 physicsClientId=cid,
             )
+        # The grip forces are the mean of the constraint forces over the substeps: the force
+        # after the last substep alone is one sample of a force that changes within the
+        # step (while a lift moves it under-reports the load by up to 15%), whereas the mean
+        # is what moved the object: it sums to m * (g + a) over the step.
         step = pb.stepSimulation
+        constraint_state = pb.getConstraintState
+        constraints = [c for pair in self._constraints for c in pair]
+        total = [[0.0, 0.0, 0.0] for _ in constraints]
         for _ in range(SUBSTEPS):
             step(physicsClientId=cid)
-        self.read()
+            for acc, c in zip(total, constraints):
+                f = constraint_state(c, physicsClientId=cid)
+                acc[0] += f[0]
+                acc[1] += f[1]
+                acc[2] += f[2]
+        scale = 1.0 / SUBSTEPS
+        self.read([(a * scale, b * scale, c * scale) for a, b, c in total])
 
-    def read(self) -> None:
-        """Read the world's state into this object's attributes."""
+    def read(self, constraint_forces: list[tuple[float, float, float]] | None = None) -> None:
+        """Read the world's state into this object's attributes.
+
+        Args:
+            constraint_forces: The force of each grip constraint (seat 0's two, then seat
+                1's), averaged over the last env step's substeps; ``None`` reads the
+                constraint forces of the last physics step (after a reset).
+        """
         cid = self.client
         height = self.route.height  # type: ignore[union-attr]
         joint_states = pb.getJointStates
@@ -408,9 +427,12 @@ class CarrySim:
             lift_vel.append(lift[1])
             yaw = wrist[0]
             wrist_yaw.append(yaw)
-            a, b = self._constraints[seat]
-            fa = constraint_state(a, physicsClientId=cid)
-            fb = constraint_state(b, physicsClientId=cid)
+            if constraint_forces is None:
+                a, b = self._constraints[seat]
+                fa = constraint_state(a, physicsClientId=cid)
+                fb = constraint_state(b, physicsClientId=cid)
+            else:
+                fa, fb = constraint_forces[2 * seat], constraint_forces[2 * seat + 1]
             grip_force.append((fa[0] + fb[0], fa[1] + fb[1], fa[2] + fb[2]))
             # Torque about the grip centre: r x (fb - fa), r = w * (the hand's y axis).
             rx, ry = -w * math.sin(yaw), w * math.cos(yaw)
