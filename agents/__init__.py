@@ -12,7 +12,11 @@ run as an agent; ``PolicyAgent.from_run(run_dir)``) needs torch and is imported 
 from typing import Any
 
 from palaestra.agents.base import Agent, AgentInterfaceError, check_agent
-from palaestra.agents.carry_baselines import AdmittanceFollower, PassiveCarrier
+from palaestra.agents.carry_baselines import (
+    AdmittanceFollower,
+    LoadTakingFollower,
+    PassiveCarrier,
+)
 from palaestra.agents.craft_baselines import CooperativeCrafter, CraftPlanner, RandomCraftAgent
 from palaestra.agents.gauntlet_baselines import (
     GreedyGauntletAgent,
@@ -37,6 +41,7 @@ __all__ = [
     "EpisodeResult",
     "GreedyGauntletAgent",
     "LLMAgent",
+    "LoadTakingFollower",
     "LookaheadGauntletAgent",
     "PassiveCarrier",
     "PolicyAgent",

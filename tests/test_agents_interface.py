@@ -15,6 +15,7 @@ import palaestra.agents
 
 CHECKED = {
     "palaestra.agents.carry_baselines.AdmittanceFollower",
+    "palaestra.agents.carry_baselines.LoadTakingFollower",
     "palaestra.agents.carry_baselines.PassiveCarrier",
     "palaestra.agents.craft_baselines.CooperativeCrafter",
     "palaestra.agents.craft_baselines.CraftPlanner",

@@ -10,7 +10,11 @@ import pytest
 
 import palaestra  # noqa: F401  (registers the envs)
 from palaestra.agents.base import Agent, AgentInterfaceError, check_agent
-from palaestra.agents.carry_baselines import AdmittanceFollower, PassiveCarrier
+from palaestra.agents.carry_baselines import (
+    AdmittanceFollower,
+    LoadTakingFollower,
+    PassiveCarrier,
+)
 from palaestra.agents.craft_baselines import CooperativeCrafter, CraftPlanner, RandomCraftAgent
 from palaestra.agents.gauntlet_baselines import (
     GreedyGauntletAgent,
@@ -28,7 +32,7 @@ from palaestra.envs.holdem.opponents import OPPONENTS
 HOLDEM = (RandomHoldemAgent, CallingStationAgent, TagAgent)
 
 
-@pytest.mark.parametrize("cls", [AdmittanceFollower, PassiveCarrier])
+@pytest.mark.parametrize("cls", [AdmittanceFollower, LoadTakingFollower, PassiveCarrier])
 def test_carry_baselines(closing, cls):
     env = closing(gym.make("palaestra/Carry-v0"))
     check_agent(cls(), env, steps=30)

@@ -47,6 +47,8 @@ KNOBS = {
     "partner_noise",
     "intention_change_rate",
     "role",
+    "partner_load",
+    "grip_torque_limit",
 }
 METRIC_KEYS = {
     "success",

@@ -42,6 +42,20 @@ class CarryEnv(CarryEnvBase, gym.Env):
     its arms are a damper (300 N s/m) with 0.2 m of reach, and its two hands hold the handle
     either side of the object's long axis (roll is held, pitch and yaw are free).
 
+    How the load is borne is the task's ``partner_load`` knob
+    (:mod:`palaestra.envs.carry.compliance`). ``rigid`` (the default): both lifts are
+    servos and both grips pins, so statics fix each carrier's share of the weight (half,
+    while level). ``compliant``, after COLA's scripted human: the partner holds its handle
+    through a vertical spring-damper (800 N/m, 170 N s/m, at most 300 N) about its
+    comfortable height plus a feed-forward of half the weight, and the learner's grip also
+    passes pitch torque up to ``grip_torque_limit`` (default 87 N m), so by holding its end
+    higher the learner takes load off the partner; a partner who feels the load rise lets
+    it go, one who feels it sink holds harder. On a slope, the learner's grip holds the
+    object level, so the partner's spring, which keeps its hands at its own comfortable
+    height uphill, bears more unless the learner raises its end. Observations do not change:
+    the learner feels its partner only through its own grip (its torque reading includes
+    the pitch torque it passes).
+
     ``env.unwrapped.episode_state`` is a read-only snapshot of the episode
     (:class:`~palaestra.envs.carry.state.CarryState`: steps, simulated time, the object's
     pose, tilt and distance to the goal, both carriers' hands, named ``learner`` and
@@ -90,8 +104,15 @@ class CarryEnv(CarryEnvBase, gym.Env):
     ``info`` holds ``success``, ``end_reason`` (``success``, ``drop_tilt``,
     ``drop_height``, ``grip_overload`` or ``time_limit``), ``partner_effort`` (mean force
     magnitude the partner applies to the object, N; at least half the object's weight when
-    level), ``own_effort``, ``partner_horizontal_force`` (its horizontal part: the pushing
-    and pulling, without the load), ``peak_force`` (the
+    level on the rigid task), ``own_effort``, ``partner_horizontal_force`` (its horizontal
+    part: the pushing and pulling, without the load), the effort metrics of
+    :mod:`palaestra.envs.carry.effort` for the partner (``partner_cola_effort``: COLA's
+    ``mean(|F_xy| + |F_z|)``; ``partner_vertical_force``; ``partner_interaction_force``:
+    ``mean(|F_xy| + |F_z - s W|)``, the force beyond holding its static share ``s W``;
+    ``partner_guiding_force_per_m``: ``sum |F_xy| dt / L``, N s/m; ``partner_impulse_per_m``;
+    ``partner_work``: ``sum |F . dp|`` over its hand's path, J) and the same with ``own_``
+    for the learner, ``path_length`` (``L``, m the object's centre travelled; the per-metre
+    metrics are NaN below 1 mm), ``peak_force`` (the
     largest 0.1 s-filtered grip force of either carrier, N),
     ``mean_tilt_deg``, ``max_tilt_deg``, ``displacement`` (m gained towards the goal),
     ``idle_fraction`` (share of steps the object did not move), ``episode_time_s`` and
@@ -100,7 +121,7 @@ class CarryEnv(CarryEnvBase, gym.Env):
     ## Tasks and difficulty
     A task is a dict of the knobs in ``env.unwrapped.task_space`` (object, route,
     route_length, turn_angle_deg, slope_deg, mass_scale, partner_speed, partner_noise,
-    intention_change_rate, role), given by ``reset(options={"task": task})`` or
+    intention_change_rate, role, partner_load, grip_torque_limit), given by ``reset(options={"task": task})`` or
     ``env.set_task(task)`` (it applies from the next reset, which suits vector-env
     autoreset). Missing knobs take their defaults; an unknown key or out-of-range value
     raises ``ValueError`` naming the key and its range. ``task_space.difficulty(task)``
@@ -115,7 +136,10 @@ class CarryEnv(CarryEnvBase, gym.Env):
     * ``render_width``, ``render_height``: size of ``rgb_array`` frames.
 
     ## Version History
-    * v0: first version.
+    * v0: first version. Grip forces are the mean constraint force over the substeps (they
+      were the last substep's, which under-read the load while a lift moved); the
+      ``partner_load`` and ``grip_torque_limit`` knobs and the effort metrics joined later,
+      with the defaults keeping every earlier metric.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array", "human"], "render_fps": 50}

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from palaestra.envs.carry.compliance import CompliantLoad
+from palaestra.envs.carry.effort import EFFORT_METRICS, EffortMeter
 from palaestra.envs.carry.layout import (
     CONTROL_DT,
     FORCE_SCALE,
@@ -26,7 +28,7 @@ from palaestra.envs.carry.layout import (
 from palaestra.envs.carry.objects import OBJECTS
 from palaestra.envs.carry.partner import HumanProxy
 from palaestra.envs.carry.route import Route
-from palaestra.envs.carry.sim import HUMAN, NOMINAL_HEIGHT, ROBOT, CarrySim
+from palaestra.envs.carry.sim import GRAVITY, HUMAN, NOMINAL_HEIGHT, ROBOT, CarrySim
 from palaestra.envs.carry.state import CarrierState, CarryState
 from palaestra.envs.carry.task import CARRY_TASK_SPACE
 from palaestra.envs.games import check_render_mode
@@ -144,7 +146,11 @@ class CarryEpisode:
             task["route"], task["route_length"], task["turn_angle_deg"], task["slope_deg"]
         )
         params = tuple(HUMAN if seat in scripted else ROBOT for seat in (0, 1))
-        self.sim.build(spec, task["mass_scale"], route, params)  # type: ignore[arg-type]
+        load = None
+        if task["partner_load"] == "compliant":
+            learners = [seat for seat in (0, 1) if seat not in scripted]
+            load = CompliantLoad(sorted(scripted), learners, task["grip_torque_limit"])
+        self.sim.build(spec, task["mass_scale"], route, params, load)  # type: ignore[arg-type]
         self.route = route
         # The object touches the ground when its centre is lower than its lowest point.
         self._min_clearance = spec.lowest_point + 0.02
@@ -158,8 +164,13 @@ class CarryEpisode:
         x, y, _ = self.sim.obj_pos
         self.progress = route.progress(x, y)
         self.start_distance = math.hypot(route.goal[0] - x, route.goal[1] - y)
-        self._force_sum = [0.0, 0.0]
-        self._horizontal_sum = [0.0, 0.0]
+        sim = self.sim
+        self.effort = EffortMeter(
+            spec.mass * task["mass_scale"] * GRAVITY,
+            CONTROL_DT,
+            [(*sim.body_xy[seat], sim.hand_z[seat]) for seat in (0, 1)],
+            (x, y),
+        )
         self._peak_force = 0.0
         self._filtered_force = [math.sqrt(sum(c * c for c in f)) for f in self.sim.grip_force]
         self._tilt_sum = 0.0
@@ -254,11 +265,11 @@ class CarryEpisode:
         advance = progress - self.progress
         self.progress = progress
         forces = [math.sqrt(f[0] * f[0] + f[1] * f[1] + f[2] * f[2]) for f in sim.grip_force]
-        self._force_sum[0] += forces[0]
-        self._force_sum[1] += forces[1]
-        for seat in (0, 1):
-            fx, fy, _ = sim.grip_force[seat]
-            self._horizontal_sum[seat] += math.sqrt(fx * fx + fy * fy)
+        self.effort.add(
+            sim.grip_force,
+            [(*sim.body_xy[seat], sim.hand_z[seat]) for seat in (0, 1)],
+            (ox, oy),
+        )
         filtered = self._filtered_force
         filtered[0] += _FILTER_ALPHA * (forces[0] - filtered[0])
         filtered[1] += _FILTER_ALPHA * (forces[1] - filtered[1])
@@ -306,12 +317,15 @@ class CarryEpisode:
         n = max(self.steps, 1)
         ox, oy, _ = self.sim.obj_pos
         goal = self.route.goal
+        partner, own = self.effort.metrics(1 - seat), self.effort.metrics(seat)
         return {
             "success": self.end_reason == "success",
             "end_reason": self.end_reason,
-            "partner_effort": self._force_sum[1 - seat] / n,
-            "own_effort": self._force_sum[seat] / n,
-            "partner_horizontal_force": self._horizontal_sum[1 - seat] / n,
+            "partner_effort": self.effort.mean_force(1 - seat),
+            "own_effort": self.effort.mean_force(seat),
+            **{f"partner_{name}": partner[name] for name in EFFORT_METRICS},
+            **{f"own_{name}": own[name] for name in EFFORT_METRICS},
+            "path_length": self.effort.path,
             "peak_force": self._peak_force,
             "mean_tilt_deg": self._tilt_sum / n,
             "max_tilt_deg": self._tilt_max,

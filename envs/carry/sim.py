@@ -39,15 +39,29 @@ import contextlib
 import math
 import os
 import tempfile
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pybullet as pb
 
+from palaestra.envs.carry.compliance import CompliantLoad
 from palaestra.envs.carry.layout import CONTROL_DT, CONTROL_HZ
 from palaestra.envs.carry.objects import ObjectSpec
-from palaestra.envs.carry.route import RAMP_START, Route
+from palaestra.envs.carry.route import Route
+from palaestra.envs.carry.scene import (
+    HUMAN,
+    LEGS_X,
+    LEGS_Y,
+    LIFT,
+    NOMINAL_HEIGHT,
+    ROBOT,
+    WRIST,
+    CarrierParams,
+    build_carrier,
+    build_ground,
+    build_markers,
+    build_object,
+)
 
 __all__ = [
     "CONTROL_DT",
@@ -65,46 +79,15 @@ __all__ = [
 SUBSTEPS = 3
 """Physics steps per env step."""
 PHYSICS_DT = CONTROL_DT / SUBSTEPS
-NOMINAL_HEIGHT = 0.9
-"""Height of the hands above the ground at the start, m."""
 LIFT_RANGE = (0.6, 1.25)
 """Lowest and highest hand height above the ground, m."""
 GRAVITY = 9.81
 _SOLVER_ITERATIONS = 10
-_LINK_MASSES = (10.0, 10.0, 5.0, 8.0, 5.0)  # legs x, legs y, arm x, (torso), lift, hand
 _WINDUP = 0.05
 _POSITION_GAINS = (0.2, 0.2, 0.2)
 _VELOCITY_GAINS = (1.0, 1.0, 1.0)
-_LEGS_X, _LEGS_Y, _ARM_X, _ARM_Y, _LIFT, _WRIST = range(6)
 _ALL_JOINTS = (0, 1, 2, 3, 4, 5)
-_SHAPES_PER_ARRAY = 8
-
-
-@dataclass(frozen=True)
-class CarrierParams:
-    """Physical parameters of one carrier.
-
-    Attributes:
-        body_mass: Mass of the torso, kg.
-        strength: Largest horizontal force the legs exert to keep the commanded velocity, N.
-        lift_force: Largest vertical force of the lift, N.
-        arm_damping: Damping of the compliant arms, N s/m.
-        reach: How far the hands may move from the body in x and in y, m.
-        rgba: Colour of the carrier in renders.
-    """
-
-    body_mass: float
-    strength: float
-    lift_force: float
-    arm_damping: float
-    reach: float
-    rgba: tuple[float, float, float, float]
-
-
-ROBOT = CarrierParams(60.0, 400.0, 700.0, 300.0, 0.2, (0.25, 0.45, 0.85, 1.0))
-"""The learning carrier (a humanoid or mobile manipulator)."""
-HUMAN = CarrierParams(70.0, 200.0, 700.0, 300.0, 0.2, (0.90, 0.55, 0.25, 1.0))
-"""The scripted human proxy: half the robot's horizontal strength."""
+_SERVO_JOINTS = (LEGS_X, LEGS_Y, LIFT)
 
 
 class CarrySim:
@@ -126,6 +109,7 @@ class CarrySim:
         self.route: Route | None = None
         self.spec: ObjectSpec | None = None
         self.mass_scale = 1.0
+        self.load: CompliantLoad | None = None
         self.params: tuple[CarrierParams, CarrierParams] = (ROBOT, HUMAN)
         self._closed = False
 
@@ -136,8 +120,13 @@ class CarrySim:
         mass_scale: float,
         route: Route,
         params: tuple[CarrierParams, CarrierParams],
+        load: CompliantLoad | None = None,
     ) -> None:
-        """Clear the world and build the scene of one episode, at rest."""
+        """Clear the world and build the scene of one episode, at rest.
+
+        ``load`` is the ``compliant`` load model (:mod:`palaestra.envs.carry.compliance`);
+        ``None`` is the ``rigid`` one.
+        """
         cid = self.client
         pb.resetSimulation(physicsClientId=cid)
         pb.setGravity(0, 0, -GRAVITY, physicsClientId=cid)
@@ -150,17 +139,18 @@ class CarrySim:
         )
         self.route, self.spec, self.params = route, spec, params
         self.mass_scale = mass_scale
-        self._build_ground(route)
-        self.obj = self._build_object(spec, mass_scale)
+        self.load = load
+        build_ground(cid, route)
+        self.obj = build_object(cid, spec, mass_scale)
         self.carriers = []
         self._constraints: list[tuple[int, int]] = []
         for seat, sign in enumerate((-1.0, 1.0)):
             hand = (sign * spec.handle_x, 0.0)
-            body = self._build_carrier(hand, params[seat])
+            body = build_carrier(cid, hand, params[seat])
             pair = tuple(
                 pb.createConstraint(
                     body,
-                    _WRIST,
+                    WRIST,
                     self.obj,
                     -1,
                     pb.JOINT_POINT2POINT,
@@ -178,162 +168,11 @@ class CarrySim:
         self._setpoints = [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
         self._actuated = [(0.0, 0.0, 0.0), (0.0, 0.0, 0.0)]
         self._motor_forces = [[p.strength, p.strength, p.lift_force] for p in params]
-        self._build_markers(route)
+        build_markers(cid, route)
+        self._lift_servo = [load is None or seat not in load.springs for seat in (0, 1)]
+        if load is not None:
+            load.attach(self, LIFT, WRIST)
         self.read()
-
-    def _build_markers(self, route: Route) -> None:
-        """Visual-only marks (no collision, no cost in physics): the route and the goal."""
-        cid = self.client
-        goal = route.goal
-        marker = pb.createVisualShape(
-            pb.GEOM_CYLINDER,
-            radius=0.25,
-            length=0.01,
-            rgbaColor=(0.2, 0.8, 0.3, 1.0),
-            physicsClientId=cid,
-        )
-        pb.createMultiBody(
-            0, -1, marker, (goal[0], goal[1], route.height(goal[0]) + 0.006), physicsClientId=cid
-        )
-        dashes = [route.point_at(s) for s in np.arange(0.0, route.length, 0.4)]
-        # pybullet's shape arrays hold at most 16 shapes (more crash the client): chunk them.
-        for start in range(0, len(dashes), _SHAPES_PER_ARRAY):
-            chunk = dashes[start : start + _SHAPES_PER_ARRAY]
-            n = len(chunk)
-            shapes = pb.createVisualShapeArray(
-                shapeTypes=[pb.GEOM_BOX] * n,
-                halfExtents=[(0.06, 0.06, 0.004)] * n,
-                visualFramePositions=[(x, y, route.height(x) + 0.004) for x, y in chunk],
-                rgbaColors=[(0.35, 0.35, 0.35, 1)] * n,
-                physicsClientId=cid,
-            )
-            pb.createMultiBody(0, -1, shapes, (0, 0, 0), physicsClientId=cid)
-
-    def _build_ground(self, route: Route) -> None:
-        cid = self.client
-        half = (40.0, 40.0, 0.05)
-        col = pb.createCollisionShape(pb.GEOM_BOX, halfExtents=half, physicsClientId=cid)
-        vis = pb.createVisualShape(
-            pb.GEOM_BOX, halfExtents=half, rgbaColor=(0.82, 0.82, 0.78, 1), physicsClientId=cid
-        )
-        pb.createMultiBody(0, col, vis, (0, 0, -0.05), physicsClientId=cid)
-        if route.grade > 0.0:
-            angle = math.atan(route.grade)
-            # The ramp runs 5 m past the goal, so a leader can walk beyond it.
-            length = (route.goal[0] + 5.0 - RAMP_START) / math.cos(angle)
-            thick = 0.1
-            half = (length / 2, 3.0, thick / 2)
-            mid_x = RAMP_START + math.cos(angle) * length / 2
-            mid_z = math.sin(angle) * length / 2
-            centre = (mid_x + math.sin(angle) * thick / 2, 0.0, mid_z - math.cos(angle) * thick / 2)
-            col = pb.createCollisionShape(pb.GEOM_BOX, halfExtents=half, physicsClientId=cid)
-            vis = pb.createVisualShape(
-                pb.GEOM_BOX, halfExtents=half, rgbaColor=(0.7, 0.7, 0.66, 1), physicsClientId=cid
-            )
-            orn = pb.getQuaternionFromEuler((0.0, -angle, 0.0))
-            pb.createMultiBody(0, col, vis, centre, orn, physicsClientId=cid)
-
-    def _build_object(self, spec: ObjectSpec, mass_scale: float) -> int:
-        cid = self.client
-        n = len(spec.parts)
-        shapes = [pb.GEOM_BOX] * n
-        halves = [p.half_extents for p in spec.parts]
-        centres = [p.centre for p in spec.parts]
-        col = pb.createCollisionShapeArray(
-            shapeTypes=shapes,
-            halfExtents=halves,
-            collisionFramePositions=centres,
-            physicsClientId=cid,
-        )
-        vis = pb.createVisualShapeArray(
-            shapeTypes=shapes,
-            halfExtents=halves,
-            visualFramePositions=centres,
-            rgbaColors=[p.rgba for p in spec.parts],
-            physicsClientId=cid,
-        )
-        z = NOMINAL_HEIGHT - spec.handle_z
-        body = pb.createMultiBody(spec.mass * mass_scale, col, vis, (0, 0, z), physicsClientId=cid)
-        inertia = [mass_scale * i for i in spec.inertia]
-        pb.changeDynamics(
-            body,
-            -1,
-            localInertiaDiagonal=inertia,
-            linearDamping=0.0,
-            angularDamping=0.0,
-            physicsClientId=cid,
-        )
-        return body
-
-    def _build_carrier(self, hand: tuple[float, float], params: CarrierParams) -> int:
-        cid = self.client
-        torso_half = (0.16, 0.22, (NOMINAL_HEIGHT - 0.1) / 2)
-        torso = pb.createVisualShape(
-            pb.GEOM_BOX,
-            halfExtents=torso_half,
-            rgbaColor=params.rgba,
-            visualFramePosition=(0, 0, -torso_half[2] - 0.1),
-            physicsClientId=cid,
-        )
-        # The hand's shape only gives it a sensible inertia (it never collides): a light hand
-        # with a tiny inertia makes the closed grip loop converge poorly.
-        hand_shape = pb.createCollisionShape(pb.GEOM_SPHERE, radius=0.25, physicsClientId=cid)
-        hand_visual = pb.createVisualShape(
-            pb.GEOM_SPHERE, radius=0.06, rgbaColor=(0.15, 0.15, 0.15, 1), physicsClientId=cid
-        )
-        n = 6
-        body = pb.createMultiBody(
-            0,
-            -1,
-            -1,
-            (0, 0, 0),
-            linkMasses=[*_LINK_MASSES[:3], params.body_mass, *_LINK_MASSES[3:]],
-            linkCollisionShapeIndices=[-1, -1, -1, -1, -1, hand_shape],
-            linkVisualShapeIndices=[-1, -1, -1, -1, torso, hand_visual],
-            linkPositions=[
-                (hand[0], hand[1], 0),
-                (0, 0, 0),
-                (0, 0, 0),
-                (0, 0, 0),
-                (0, 0, NOMINAL_HEIGHT),
-                (0, 0, 0),
-            ],
-            linkOrientations=[(0, 0, 0, 1)] * n,
-            linkInertialFramePositions=[(0, 0, 0)] * n,
-            linkInertialFrameOrientations=[(0, 0, 0, 1)] * n,
-            linkParentIndices=[0, 1, 2, 3, 4, 5],
-            linkJointTypes=[pb.JOINT_PRISMATIC] * 5 + [pb.JOINT_REVOLUTE],
-            linkJointAxis=[(1, 0, 0), (0, 1, 0), (1, 0, 0), (0, 1, 0), (0, 0, 1), (0, 0, 1)],
-            physicsClientId=cid,
-        )
-        pb.setCollisionFilterGroupMask(body, _WRIST, 0, 0, physicsClientId=cid)
-        for joint in (_ARM_X, _ARM_Y):
-            pb.changeDynamics(
-                body,
-                joint,
-                jointDamping=params.arm_damping,
-                jointLowerLimit=-params.reach,
-                jointUpperLimit=params.reach,
-                jointLimitForce=1e5,
-                physicsClientId=cid,
-            )
-        pb.changeDynamics(body, _WRIST, jointDamping=0.5, physicsClientId=cid)
-        pb.setJointMotorControlArray(
-            body,
-            [_ARM_X, _ARM_Y, _WRIST],
-            pb.VELOCITY_CONTROL,
-            forces=[0.0, 0.0, 0.0],
-            physicsClientId=cid,
-        )
-        pb.setJointMotorControlArray(
-            body,
-            [_LEGS_X, _LEGS_Y, _LIFT],
-            pb.VELOCITY_CONTROL,
-            targetVelocities=[0.0] * 3,
-            forces=[params.strength, params.strength, params.lift_force],
-            physicsClientId=cid,
-        )
-        return body
 
     # ----------------------------------------------------------------------------- stepping
     def command(self, seat: int, vx: float, vy: float, lift: float) -> None:
@@ -367,15 +206,17 @@ class CarrySim:
             for i in range(3):
                 value = setpoint[i] + velocity[i] * CONTROL_DT
                 setpoint[i] = min(actual[i] + _WINDUP, max(actual[i] - _WINDUP, value))
+            # A compliant partner's lift is a spring (applied every substep), not a servo.
+            n = 3 if self._lift_servo[seat] else 2
             control(
                 body,
-                (_LEGS_X, _LEGS_Y, _LIFT),
+                _SERVO_JOINTS[:n],
                 pb.POSITION_CONTROL,
-                targetPositions=setpoint,
-                targetVelocities=velocity,
-                forces=self._motor_forces[seat],
-                positionGains=_POSITION_GAINS,
-                velocityGains=_VELOCITY_GAINS,
+                targetPositions=setpoint[:n],
+                targetVelocities=velocity[:n],
+                forces=self._motor_forces[seat][:n],
+                positionGains=_POSITION_GAINS[:n],
+                velocityGains=_VELOCITY_GAINS[:n],
                 physicsClientId=cid,
             )
         # The grip forces are the mean of the constraint forces over the substeps: the force
@@ -386,15 +227,32 @@ class CarrySim:
         constraint_state = pb.getConstraintState
         constraints = [c for pair in self._constraints for c in pair]
         total = [[0.0, 0.0, 0.0] for _ in constraints]
+        load = self.load
+        torque = [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
         for _ in range(SUBSTEPS):
+            if load is not None:
+                load.before_substep(self)
+                for seat in load.holders:
+                    applied, acc = load.pitch_torque[seat], torque[seat]
+                    acc[0] += applied[0]
+                    acc[1] += applied[1]
             step(physicsClientId=cid)
-            for acc, c in zip(total, constraints):
+            for acc, c in zip(total, constraints, strict=True):
                 f = constraint_state(c, physicsClientId=cid)
                 acc[0] += f[0]
                 acc[1] += f[1]
                 acc[2] += f[2]
         scale = 1.0 / SUBSTEPS
         self.read([(a * scale, b * scale, c * scale) for a, b, c in total])
+        if load is not None:
+            # The pitch torque a holder's grip passed is part of what its sensor reads.
+            for seat in load.holders:
+                tx, ty, tz = self.grip_torque[seat]
+                self.grip_torque[seat] = (
+                    tx + torque[seat][0] * scale,
+                    ty + torque[seat][1] * scale,
+                    tz,
+                )
 
     def read(self, constraint_forces: list[tuple[float, float, float]] | None = None) -> None:
         """Read the world's state into this object's attributes.
@@ -531,7 +389,7 @@ class CarrySim:
         # Rebuild the scene in the same order (so body and constraint ids match), restore
         # positions and velocities, then the controller's memory and the last readings.
         keep = {k: state[k] for k in _CONTROLLER_STATE + _READINGS if k in state}
-        self.build(self.spec, self.mass_scale, self.route, self.params)
+        self.build(self.spec, self.mass_scale, self.route, self.params, self.load)
         self._restore_bullet(snapshot)
         self.__dict__.update({k: _copy_nested(v) for k, v in keep.items()})
 

@@ -7,7 +7,12 @@ from typing import Any
 
 from palaestra.envs.tasks import Knob, TaskSpace
 
-__all__ = ["CARRY_TASK_SPACE", "carry_difficulty"]
+__all__ = ["CARRY_TASK_SPACE", "DEFAULT_TORQUE_LIMIT", "PARTNER_LOADS", "carry_difficulty"]
+
+PARTNER_LOADS = ("rigid", "compliant")
+"""The values of the ``partner_load`` knob (see :mod:`palaestra.envs.carry.compliance`)."""
+DEFAULT_TORQUE_LIMIT = 87.0
+"""Default largest pitch torque of a learner's grip on the compliant task, N m."""
 
 _OBJECT_DIFFICULTY = {"box": 0.0, "table": 0.5, "stretcher": 1.0}
 
@@ -68,6 +73,21 @@ CARRY_TASK_SPACE = TaskSpace(
             "follower",
             "the learner's role: `leader` knows the goal, `follower` must infer it",
             choices=("leader", "follower"),
+        ),
+        Knob(
+            "partner_load",
+            "rigid",
+            "how the carriers bear the load: `rigid` pins fix each one's share of the weight; "
+            "`compliant`, the partner holds by a vertical spring and the learner's grip passes "
+            "pitch torque, so the learner can take load off the partner",
+            choices=PARTNER_LOADS,
+        ),
+        Knob(
+            "grip_torque_limit",
+            DEFAULT_TORQUE_LIMIT,
+            "largest pitch torque of the learner's grip on the `compliant` task, N m",
+            low=0.0,
+            high=500.0,
         ),
     ],
     difficulty=lambda task: carry_difficulty(task),
