@@ -1,0 +1,132 @@
+"""Skills: programs over an env family's primitives, their validator and runner, and the library.
+
+The skill language (:mod:`palaestra.skills.language`, grammar in :data:`GRAMMAR`)::
+
+    skill collect_wood(dir: direction)
+    description: walk dir until next to a tree, then collect one wood
+    postcondition: has(wood)
+    until near(tree) max 12:
+        do move {dir}
+    do collect wood
+
+- :func:`vocabulary` gives a family's primitives, predicates and parameter types, and renders
+  them with the grammar for a language model's prompt (:meth:`Vocabulary.prompt_text`);
+- :func:`compile_skill` parses and validates a source text into a :class:`Skill`, or raises
+  :class:`SkillError` naming the line and the problem; :func:`render` writes it back;
+- :meth:`Skill.run` yields action indices over a :class:`SkillView` the caller updates, and
+  ends with an :class:`Outcome` (``done``, ``failed`` or ``budget``); :func:`execute` drives a
+  Gymnasium env with it.
+- Python skills are an opt-in tier (``pip install -e ".[sandbox]"``): :class:`PythonSandbox`
+  runs them under RestrictedPython in a worker process with time, CPU and memory limits.
+"""
+
+from __future__ import annotations
+
+from palaestra.skills.families import (
+    FAMILIES,
+    DerivedPrimitive,
+    ParamType,
+    PredicateSpec,
+    Vocabulary,
+    vocabulary,
+)
+from palaestra.skills.language import (
+    DEFAULT_BUDGET,
+    GRAMMAR,
+    MAX_CALL_DEPTH,
+    MAX_NESTING,
+    MAX_REPEAT,
+    AllOf,
+    AnyOf,
+    Atom,
+    Call,
+    Condition,
+    Do,
+    If,
+    Not,
+    Param,
+    Repeat,
+    Skill,
+    SkillError,
+    Statement,
+    Until,
+    render,
+    render_condition,
+    skill_source,
+)
+from palaestra.skills.parse import SkillResolver, compile_skill
+from palaestra.skills.runner import (
+    MAX_WORK,
+    STATUSES,
+    Execution,
+    Outcome,
+    SkillRun,
+    SkillView,
+    execute,
+    unmet_postcondition,
+)
+from palaestra.skills.sandbox import (
+    PythonSandbox,
+    SandboxConfig,
+    SandboxCrashed,
+    SandboxError,
+    SandboxMemoryError,
+    SandboxOutputError,
+    SandboxSkillError,
+    SandboxTimeout,
+    SandboxUnavailable,
+    SandboxViolation,
+    validate_actions,
+)
+
+__all__ = [
+    "DEFAULT_BUDGET",
+    "FAMILIES",
+    "GRAMMAR",
+    "MAX_CALL_DEPTH",
+    "MAX_NESTING",
+    "MAX_REPEAT",
+    "MAX_WORK",
+    "STATUSES",
+    "AllOf",
+    "AnyOf",
+    "Atom",
+    "Call",
+    "Condition",
+    "DerivedPrimitive",
+    "Do",
+    "Execution",
+    "If",
+    "Not",
+    "Outcome",
+    "Param",
+    "ParamType",
+    "PredicateSpec",
+    "PythonSandbox",
+    "Repeat",
+    "SandboxConfig",
+    "SandboxCrashed",
+    "SandboxError",
+    "SandboxMemoryError",
+    "SandboxOutputError",
+    "SandboxSkillError",
+    "SandboxTimeout",
+    "SandboxUnavailable",
+    "SandboxViolation",
+    "Skill",
+    "SkillError",
+    "SkillResolver",
+    "SkillRun",
+    "SkillView",
+    "Statement",
+    "Until",
+    "Vocabulary",
+    "compile_skill",
+    "execute",
+    "render",
+    "render_condition",
+    "skill_source",
+    "unmet_postcondition",
+    "validate_actions",
+    "vocabulary",
+]
