@@ -63,6 +63,7 @@ FAMILIES: dict[str, dict[str, Any]] = {
         "partner_noise": (0.0, 0.2),
         "intention_change_rate": (0.0, 0.2),
         "role": ("follower",),
+        "partner_load": ("rigid",),
     },
     # The tech tree up to the wooden pickaxe on small maps, from plentiful to scarce
     # resources (stone goals are out of reach of every scheduler at these budgets).

@@ -14,6 +14,7 @@ from palaestra.envs.carry.core import (
     RewardWeights,
     carrier_action_space,
     carrier_observation_space,
+    reward_weights_from,
     validate_action,
     window_for_render_mode,
 )
@@ -90,7 +91,8 @@ class CarryEnv(CarryEnvBase, gym.Env):
     ## Rewards
     Each step: ``10 * progress`` (metres the object's centre advanced along the route)
     ``- 0.5 * |horizontal grip force| / 100 N - 2 * tilt (rad) - 0.05 * |a_t - a_{t-1}|^2``;
-    ``+10`` on success, ``-10`` on a drop. Weights are set with ``reward_weights``.
+    ``+10`` on success, ``-10`` on a drop. Weights are set with ``reward_weights``; its
+    ``partner_effort`` weight (0 by default) also charges the partner's COLA effort.
 
     ## Starting State
     The object is level at rest with its handles 0.9 m above the ground, its long axis along
@@ -121,18 +123,19 @@ class CarryEnv(CarryEnvBase, gym.Env):
     ## Tasks and difficulty
     A task is a dict of the knobs in ``env.unwrapped.task_space`` (object, route,
     route_length, turn_angle_deg, slope_deg, mass_scale, partner_speed, partner_noise,
-    intention_change_rate, role, partner_load, grip_torque_limit), given by ``reset(options={"task": task})`` or
-    ``env.set_task(task)`` (it applies from the next reset, which suits vector-env
-    autoreset). Missing knobs take their defaults; an unknown key or out-of-range value
-    raises ``ValueError`` naming the key and its range. ``task_space.difficulty(task)``
-    scores a task in [0, 1].
+    intention_change_rate, role, partner_load, grip_torque_limit), given by
+    ``reset(options={"task": task})`` or ``env.set_task(task)`` (it applies from the next
+    reset, which suits vector-env autoreset). Missing knobs take their defaults; an unknown
+    key or out-of-range value raises ``ValueError`` naming the key and its range.
+    ``task_space.difficulty(task)`` scores a task in [0, 1].
 
     ## Arguments
     * ``render_mode``: ``None``, ``"rgb_array"`` (uint8 H x W x 3 from pybullet's software
       renderer) or ``"human"`` (a pybullet window; raises ``RuntimeError`` without a display).
     * ``task``: the task used until another is set (default: every knob's default).
     * ``max_steps``: step limit, at most 2000.
-    * ``reward_weights``: a :class:`~palaestra.envs.carry.core.RewardWeights`.
+    * ``reward_weights``: a :class:`~palaestra.envs.carry.core.RewardWeights`, or a mapping
+      of some of its weights (an unknown name raises ``ValueError``).
     * ``render_width``, ``render_height``: size of ``rgb_array`` frames.
 
     ## Version History
@@ -149,7 +152,7 @@ class CarryEnv(CarryEnvBase, gym.Env):
         render_mode: str | None = None,
         task: Mapping[str, Any] | None = None,
         max_steps: int = 1500,
-        reward_weights: RewardWeights | None = None,
+        reward_weights: RewardWeights | Mapping[str, float] | None = None,
         render_width: int = 320,
         render_height: int = 240,
     ) -> None:
@@ -161,7 +164,7 @@ class CarryEnv(CarryEnvBase, gym.Env):
         self.observation_space = carrier_observation_space()
         self.action_space = carrier_action_space()
         self._task = self.task_space.validate(task)
-        self._episode = CarryEpisode(int(max_steps), reward_weights or RewardWeights(), gui=gui)
+        self._episode = CarryEpisode(int(max_steps), reward_weights_from(reward_weights), gui=gui)
         self._learner = 0
 
     def _carriers(self) -> list[tuple[str, int]]:

@@ -16,6 +16,7 @@ from palaestra.envs.carry.core import (
     RewardWeights,
     carrier_action_space,
     carrier_observation_space,
+    reward_weights_from,
     validate_action,
     window_for_render_mode,
 )
@@ -90,7 +91,7 @@ class CarryParallelEnv(CarryEnvBase, ParallelEnv):
         task: Mapping[str, Any] | None = None,
         scripted_partner: str | None = None,
         max_cycles: int = 1500,
-        reward_weights: RewardWeights | None = None,
+        reward_weights: RewardWeights | Mapping[str, float] | None = None,
         render_width: int = 320,
         render_height: int = 240,
     ) -> None:
@@ -111,7 +112,7 @@ class CarryParallelEnv(CarryEnvBase, ParallelEnv):
         self.observation_spaces = {a: self._observation_space for a in self.possible_agents}
         self.action_spaces = {a: self._action_space for a in self.possible_agents}
         self._task = self.task_space.validate(task)
-        self._episode = CarryEpisode(int(max_cycles), reward_weights or RewardWeights(), gui=gui)
+        self._episode = CarryEpisode(int(max_cycles), reward_weights_from(reward_weights), gui=gui)
         self._seat: dict[str, int] = {}
         self._carrier_seats: dict[str, int] = {}
         self._rng: np.random.Generator | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -48,6 +48,7 @@ __all__ = [
     "RewardWeights",
     "carrier_action_space",
     "carrier_observation_space",
+    "reward_weights_from",
     "validate_action",
     "window_for_render_mode",
 ]
@@ -82,6 +83,10 @@ class RewardWeights:
         jerk: Per squared change of the action between steps.
         success: Once, when the object's centre reaches the goal zone.
         drop: Once (subtracted), when the object is dropped.
+        partner_effort: Per unit (``FORCE_SCALE`` N) of the partner's COLA effort
+            ``|F_xy| + |F_z|`` (subtracted; 0 by default). The learner never observes the
+            partner's force: the term only shapes the reward, for tasks that ask the learner
+            to spare its partner (the ``compliant`` load model, where it can).
     """
 
     progress: float = 10.0
@@ -90,6 +95,33 @@ class RewardWeights:
     jerk: float = 0.05
     success: float = 10.0
     drop: float = 10.0
+    partner_effort: float = 0.0
+
+
+def reward_weights_from(value: RewardWeights | Mapping[str, float] | None) -> RewardWeights:
+    """``value`` as :class:`RewardWeights`.
+
+    ``None`` gives the defaults, and a mapping (as a run folder's ``config.json`` stores
+    them) its named weights, the others at their defaults.
+
+    Raises:
+        ValueError: for an unknown weight name or a weight that is not a finite number.
+    """
+    if value is None:
+        return RewardWeights()
+    if isinstance(value, RewardWeights):
+        return value
+    if not isinstance(value, Mapping):
+        raise ValueError(f"reward_weights must be RewardWeights or a mapping, got {value!r}")
+    known = [f.name for f in fields(RewardWeights)]
+    for name, weight in value.items():
+        if name not in known:
+            raise ValueError(f"unknown reward weight {name!r}; weights: {', '.join(known)}")
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)):
+            raise ValueError(f"reward weight {name!r} must be a number, got {weight!r}")
+        if not math.isfinite(weight):
+            raise ValueError(f"reward weight {name!r} must be finite, got {weight!r}")
+    return RewardWeights(**{k: float(v) for k, v in value.items()})
 
 
 def validate_action(agent: str, action: Any) -> tuple[float, float, float]:
@@ -309,6 +341,10 @@ class CarryEpisode:
             fx, fy, _ = sim.grip_force[seat]
             horizontal = math.sqrt(fx * fx + fy * fy) / FORCE_SCALE
             rewards[seat] = shared - w.force * horizontal - w.jerk * jerks[seat]
+            if w.partner_effort:
+                px, py, pz = sim.grip_force[1 - seat]
+                spared = (math.sqrt(px * px + py * py) + abs(pz)) / FORCE_SCALE
+                rewards[seat] -= w.partner_effort * spared
         return rewards, terminated, truncated
 
     # ------------------------------------------------------------------------------ metrics
