@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from palaestra.memory.sqlite import MissingRecordError, StoreError, write_transaction
+from palaestra.llm.sqlite import MissingRecordError, StoreError, write_transaction
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ Glossary:
         order writes across processes (the clock is never read).
 
 The database is ``path / "memory.sqlite"``, opened with the conventions of
-:mod:`palaestra.memory.sqlite` (WAL, ``synchronous=FULL``: an episode whose commit returned
+:mod:`palaestra.llm.sqlite` (WAL, ``synchronous=FULL``: an episode whose commit returned
 survives a process kill and a power loss; a busy timeout; foreign keys; migrations).
 Several agents, threads and processes may share a store: each process opens its own
 :class:`MemoryStore` (a store must not be carried across ``fork``); every write is one short
@@ -51,7 +51,7 @@ from palaestra.memory.semantic import (
     chunks,
     to_json,
 )
-from palaestra.memory.sqlite import (
+from palaestra.llm.sqlite import (
     MissingRecordError,
     StoreError,
     application_id,
@@ -171,8 +171,8 @@ class MemoryStore(SemanticMemory):
 
     Raises:
         ValueError: A bound below 1 or a bad embedder.
-        palaestra.memory.sqlite.CorruptStoreError: The file is not a sound SQLite database.
-        palaestra.memory.sqlite.StoreVersionError: The file was written by a newer version.
+        palaestra.llm.sqlite.CorruptStoreError: The file is not a sound SQLite database.
+        palaestra.llm.sqlite.StoreVersionError: The file was written by a newer version.
     """
 
     def __init__(

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from palaestra.llm.embedders import HashingEmbedder
-from palaestra.memory.sqlite import (
+from palaestra.llm.sqlite import (
     CorruptStoreError,
     MissingRecordError,
     StoreError,

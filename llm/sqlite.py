@@ -1,8 +1,14 @@
 """SQLite conventions shared by palaestra's stores: opening, versions, transactions, errors.
 
+The stores that keep what agents learn (the memory store, :mod:`palaestra.memory.store`; the
+skill library, :mod:`palaestra.skills`; bench records) live on the second floor and above,
+and may not import each other; this module is their one implementation of DESIGN.md's store
+conventions, kept in :mod:`palaestra.llm` beside the embedders those stores index with (it
+imports nothing of palaestra and only the standard library).
+
 Glossary:
-    store: one SQLite database file that a palaestra component owns (the memory store here;
-        the skill library and bench records follow the same rules).
+    store: one SQLite database file that a palaestra component owns (the memory store, the
+        skill library, bench records).
     schema version: the layout a file holds, kept in ``PRAGMA user_version`` (an integer in
         the database header that SQLite changes inside transactions, so a migration and its
         version number commit together). A file that was never versioned reads as 0.
