@@ -41,6 +41,15 @@ from typing import Any
 import numpy as np
 
 from palaestra.llm.base import Embedder
+from palaestra.llm.sqlite import (
+    MissingRecordError,
+    StoreError,
+    application_id,
+    file_bytes,
+    open_database,
+    read_transaction,
+    schema_version,
+)
 from palaestra.memory.semantic import (
     SOURCES,
     Fact,
@@ -50,15 +59,6 @@ from palaestra.memory.semantic import (
     check_text,
     chunks,
     to_json,
-)
-from palaestra.llm.sqlite import (
-    MissingRecordError,
-    StoreError,
-    application_id,
-    file_bytes,
-    open_database,
-    read_transaction,
-    schema_version,
 )
 
 log = logging.getLogger(__name__)
