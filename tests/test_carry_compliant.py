@@ -181,3 +181,36 @@ def test_bad_load_knobs_name_the_knob_and_its_range(task, match):
     with pytest.raises(ValueError, match=match):
         env.reset(seed=0, options={"task": task})
     env.close()
+
+
+def test_the_partner_effort_weight_charges_the_partners_cola_effort():
+    weight = 0.3
+    base = gym.make("palaestra/Carry-v0", task=COMPLIANT)
+    charged = gym.make(
+        "palaestra/Carry-v0", task=COMPLIANT, reward_weights={"partner_effort": weight}
+    )
+    obs, _ = base.reset(seed=2)
+    charged.reset(seed=2)
+    agent = AdmittanceFollower()
+    for _ in range(80):
+        action = agent.act(obs)
+        obs, plain, *_ = base.step(action)
+        _, paid, *_ = charged.step(action)
+        fx, fy, fz = charged.unwrapped.episode_state.carriers[1].applied_force
+        assert paid == pytest.approx(plain - weight * (math.hypot(fx, fy) + abs(fz)) / 100.0)
+    base.close()
+    charged.close()
+
+
+@pytest.mark.parametrize(
+    ("weights", "match"),
+    [
+        ({"partner_efort": 1.0}, r"unknown reward weight 'partner_efort'; weights: progress"),
+        ({"drop": "high"}, r"reward weight 'drop' must be a number"),
+        ({"tilt": float("nan")}, r"reward weight 'tilt' must be finite"),
+        (3, r"reward_weights must be RewardWeights or a mapping"),
+    ],
+)
+def test_bad_reward_weights_are_named(weights, match):
+    with pytest.raises(ValueError, match=match):
+        gym.make("palaestra/Carry-v0", reward_weights=weights)
