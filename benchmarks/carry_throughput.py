@@ -7,7 +7,10 @@ seeded uniform random actions, resetting when an episode ends, and prints:
 * in a second pass over the same seeds, the time spent inside ``pybullet.stepSimulation``
   (timed by a wrapper whose own cost is counted as non-physics time), and so the physics
   share of a step: physics time / total time. A share of 0.5 means the Python around the
-  physics costs as much as the physics.
+  physics costs as much as the physics;
+* the throughput of the ``partner_load="compliant"`` task (the partner's spring and the
+  learner's pitch torque, applied before every substep) over the default ``rigid`` one, runs
+  of the two interleaved on the same seeds, best of ``--repeats`` each (target: >= 0.9).
 
 Usage:
     python benchmarks/carry_throughput.py [--steps 20000] [--repeats 3] [--cpu 0]
@@ -92,6 +95,17 @@ def main() -> None:
     print(
         f"target >= 4000 steps/s: {'met' if sps >= 4000 else 'NOT met'}; "
         f"target physics share >= 0.5: {'met' if share >= 0.5 else 'NOT met'}"
+    )
+    times: dict[str, list[float]] = {"rigid": [], "compliant": []}
+    for seed in range(args.repeats):
+        for load in times:
+            times[load].append(run(args.steps, {**task, "partner_load": load}, seed)[0])
+    ratio = min(times["rigid"]) / min(times["compliant"])
+    print(
+        f"compliant / rigid throughput (interleaved, best of {args.repeats}): {ratio:.2f} "
+        f"({args.steps / min(times['compliant']):,.0f} vs "
+        f"{args.steps / min(times['rigid']):,.0f} steps/s; "
+        f"target >= 0.9: {'met' if ratio >= 0.9 else 'NOT met'})"
     )
 
 

@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING
 
 import pybullet as pb
 
+from palaestra.envs.carry.scene import NOMINAL_HEIGHT
 from palaestra.envs.carry.task import DEFAULT_TORQUE_LIMIT, PARTNER_LOADS
 
 if TYPE_CHECKING:
@@ -105,10 +106,12 @@ class CompliantLoad:
         self.torque_limit = limit
         self.feedforward = 0.0
         self.pitch_torque = [(0.0, 0.0, 0.0), (0.0, 0.0, 0.0)]
+        self._spring_forces: list[float] = []
+        self._axes: list[tuple[float, float]] = []
 
-    def attach(self, sim: CarrySim, lift_joint: int, wrist_joint: int) -> None:
+    def attach(self, sim: CarrySim, lift_joint: int) -> None:
         """Set up a freshly built world: free the springs' lifts from their servos."""
-        self._lift, self._wrist = lift_joint, wrist_joint
+        self._lift = lift_joint
         weight = sim.spec.mass * sim.mass_scale * _GRAVITY  # type: ignore[union-attr]
         # Palaestra's handles lie symmetrically about the centre of mass: half the weight.
         self.feedforward = 0.5 * weight
@@ -122,51 +125,54 @@ class CompliantLoad:
                 physicsClientId=sim.client,
             )
 
+    def before_step(self, sim: CarrySim) -> None:
+        """Work out this env step's spring forces and grip axes from the last readings.
+
+        The springs' force is held over the step's substeps (at 50 Hz, with the 13 kg lift
+        and hand, far inside the explicit update's stability limit).
+        """
+        route = sim.route
+        lifted = _LIFTED_MASS * _GRAVITY
+        forces = []
+        for seat in self.springs:
+            x = sim.body_xy[seat][0]
+            # The lift joint's coordinate is the hand's height above the nominal 0.9 m; the
+            # comfortable height follows the ground under the partner's feet.
+            z = sim.hand_z[seat] - NOMINAL_HEIGHT
+            z_ref = route.height(x)  # type: ignore[union-attr]
+            v_ref = route.height_slope(x) * sim.body_vel[seat][0]  # type: ignore[union-attr]
+            force = self.feedforward + SPRING_STIFFNESS * (z_ref - z)
+            force += SPRING_DAMPING * (v_ref - sim.lift_vel[seat])
+            forces.append(min(SPRING_FORCE_LIMIT, max(0.0, force)) + lifted)
+        self._spring_forces = forces
+        self._axes = [
+            (math.cos(sim.wrist_yaw[seat]), math.sin(sim.wrist_yaw[seat])) for seat in self.holders
+        ]
+
     def before_substep(self, sim: CarrySim) -> None:
         """Apply this substep's spring forces and pitch torques (pybullet clears them)."""
         cid = sim.client
-        route = sim.route
-        for seat in self.springs:
-            body = sim.carriers[seat]
-            z, v = pb.getJointState(body, self._lift, physicsClientId=cid)[:2]
-            x, _ = sim.body_xy[seat]
-            grade = route.height_slope(x)  # type: ignore[union-attr]
-            # The joint coordinate is the hand's height above the nominal 0.9 m.
-            z_ref = route.height(x)  # type: ignore[union-attr]
-            v_ref = grade * sim.body_vel[seat][0]
-            force = self.feedforward + SPRING_STIFFNESS * (z_ref - z) + SPRING_DAMPING * (v_ref - v)
-            force = min(SPRING_FORCE_LIMIT, max(0.0, force))
+        for seat, force in zip(self.springs, self._spring_forces, strict=True):
             pb.setJointMotorControl2(
-                body,
-                self._lift,
-                pb.TORQUE_CONTROL,
-                force=force + _LIFTED_MASS * _GRAVITY,
-                physicsClientId=cid,
+                sim.carriers[seat], self._lift, pb.TORQUE_CONTROL, force=force, physicsClientId=cid
             )
         if not self.holders:
             return
-        _, (qx, qy, qz, qw) = pb.getBasePositionAndOrientation(sim.obj, physicsClientId=cid)
-        omega = pb.getBaseVelocity(sim.obj, physicsClientId=cid)[1]
+        obj = sim.obj
+        _, (qx, qy, qz, qw) = pb.getBasePositionAndOrientation(obj, physicsClientId=cid)
+        wx, wy, _ = pb.getBaseVelocity(obj, physicsClientId=cid)[1]
         # The object's up axis, and its pitch about each hand's grip axis (the line through
-        # its two pins, horizontal, at the wrist's yaw).
+        # its two pins, horizontal, at the wrist's yaw: (-sin, cos, 0)).
         ux = 2 * (qx * qz + qw * qy)
         uy = 2 * (qy * qz - qw * qx)
         uz = 1 - 2 * (qx * qx + qy * qy)
-        for seat in self.holders:
-            yaw = sim.wrist_yaw[seat]
-            c, s = math.cos(yaw), math.sin(yaw)
-            ax, ay = -s, c
+        limit = self.torque_limit
+        for seat, (c, s) in zip(self.holders, self._axes, strict=True):
             pitch = math.atan2(ux * c + uy * s, uz)
-            rate = omega[0] * ax + omega[1] * ay
-            torque = -(PITCH_STIFFNESS * pitch + PITCH_DAMPING * rate)
-            torque = min(self.torque_limit, max(-self.torque_limit, torque))
-            applied = (torque * ax, torque * ay, 0.0)
+            torque = -(PITCH_STIFFNESS * pitch + PITCH_DAMPING * (wy * c - wx * s))
+            torque = min(limit, max(-limit, torque))
+            applied = (-torque * s, torque * c, 0.0)
             self.pitch_torque[seat] = applied
-            pb.applyExternalTorque(sim.obj, -1, applied, pb.WORLD_FRAME, physicsClientId=cid)
-            pb.applyExternalTorque(
-                sim.carriers[seat],
-                self._wrist,
-                (-applied[0], -applied[1], 0.0),
-                pb.WORLD_FRAME,
-                physicsClientId=cid,
-            )
+            # The reaction goes to the carrier, whose joints cannot turn about this axis: its
+            # fixed base takes it, so it needs no force of its own in the simulation.
+            pb.applyExternalTorque(obj, -1, applied, pb.WORLD_FRAME, physicsClientId=cid)

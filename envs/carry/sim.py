@@ -171,7 +171,7 @@ class CarrySim:
         build_markers(cid, route)
         self._lift_servo = [load is None or seat not in load.springs for seat in (0, 1)]
         if load is not None:
-            load.attach(self, LIFT, WRIST)
+            load.attach(self, LIFT)
         self.read()
 
     # ----------------------------------------------------------------------------- stepping
@@ -229,6 +229,8 @@ class CarrySim:
         total = [[0.0, 0.0, 0.0] for _ in constraints]
         load = self.load
         torque = [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
+        if load is not None:
+            load.before_step(self)
         for _ in range(SUBSTEPS):
             if load is not None:
                 load.before_substep(self)
