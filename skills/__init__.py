@@ -18,6 +18,9 @@ The skill language (:mod:`palaestra.skills.language`, grammar in :data:`GRAMMAR`
   Gymnasium env with it.
 - Python skills are an opt-in tier (``pip install -e ".[sandbox]"``): :class:`PythonSandbox`
   runs them under RestrictedPython in a worker process with time, CPU and memory limits.
+- :func:`record_trajectory` plays and records episodes; :func:`mine_skills` finds recurring,
+  parameterised segments in the successful ones, with postconditions learned from where
+  they ended (bottom-up discovery, no language model needed).
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ from palaestra.skills.language import (
     render_condition,
     skill_source,
 )
+from palaestra.skills.mining import MinedSkill, describe_with_llm, mine_skills
 from palaestra.skills.parse import SkillResolver, compile_skill
 from palaestra.skills.runner import (
     MAX_WORK,
@@ -78,6 +82,14 @@ from palaestra.skills.sandbox import (
     SandboxViolation,
     validate_actions,
 )
+from palaestra.skills.trajectories import (
+    Occurrence,
+    Trajectory,
+    find_occurrences,
+    load_trajectories,
+    record_trajectory,
+    save_trajectories,
+)
 
 __all__ = [
     "DEFAULT_BUDGET",
@@ -97,7 +109,9 @@ __all__ = [
     "Do",
     "Execution",
     "If",
+    "MinedSkill",
     "Not",
+    "Occurrence",
     "Outcome",
     "Param",
     "ParamType",
@@ -119,12 +133,19 @@ __all__ = [
     "SkillRun",
     "SkillView",
     "Statement",
+    "Trajectory",
     "Until",
     "Vocabulary",
     "compile_skill",
+    "describe_with_llm",
     "execute",
+    "find_occurrences",
+    "load_trajectories",
+    "mine_skills",
+    "record_trajectory",
     "render",
     "render_condition",
+    "save_trajectories",
     "skill_source",
     "unmet_postcondition",
     "validate_actions",
