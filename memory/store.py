@@ -50,6 +50,7 @@ from palaestra.llm.sqlite import (
     read_transaction,
     schema_version,
 )
+from palaestra.llm.vectors import cosine_scores, from_blobs, to_blob, top_k
 from palaestra.memory.semantic import (
     SOURCES,
     Fact,
@@ -273,7 +274,7 @@ class MemoryStore(SemanticMemory):
             if vector is not None:
                 conn.execute(
                     "INSERT INTO embeddings VALUES (?, ?, ?, ?)",
-                    (new, self.model, vector.size, vector.tobytes()),
+                    (new, self.model, vector.size, to_blob(vector)),
                 )
             self._evict(conn, "episodes", self.max_episodes, "id")
         return new
@@ -378,13 +379,9 @@ class MemoryStore(SemanticMemory):
                 f"embedder {self.model}; call store.reembed() to embed them again"
             )
         ids = np.array([r[0] for r in rows], dtype=np.int64)
-        matrix = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32).reshape(
-            len(rows), -1
-        )
-        q = self._embed([query])[0].astype(np.float64)
-        norms = np.linalg.norm(matrix, axis=1) * np.linalg.norm(q)
-        scores = np.divide(matrix @ q, norms, out=np.zeros(len(rows)), where=norms > 0)
-        order = np.lexsort((-ids, -scores))[:k]
+        matrix = from_blobs([r[2] for r in rows], self.embedder.dim)
+        scores = cosine_scores(matrix, self._embed([query])[0])
+        order = top_k(scores, k, ids)
         chosen = [int(i) for i in ids[order]]
         found = {
             e.id: e for e in self._episodes(f" WHERE id IN ({','.join('?' * len(chosen))})", chosen)
@@ -414,7 +411,7 @@ class MemoryStore(SemanticMemory):
                     "INSERT OR REPLACE INTO embeddings SELECT ?, ?, ?, ? WHERE EXISTS "
                     "(SELECT 1 FROM episodes WHERE id = ?)",
                     [
-                        (i, self.model, v.size, v.tobytes(), i)
+                        (i, self.model, v.size, to_blob(v), i)
                         for (i, _), v in zip(chunk, vectors, strict=True)
                     ],
                 )

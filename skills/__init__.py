@@ -20,7 +20,10 @@ The skill language (:mod:`palaestra.skills.language`, grammar in :data:`GRAMMAR`
   runs them under RestrictedPython in a worker process with time, CPU and memory limits.
 - :func:`record_trajectory` plays and records episodes; :func:`mine_skills` finds recurring,
   parameterised segments in the successful ones, with postconditions learned from where
-  they ended (bottom-up discovery, no language model needed).
+  they ended (bottom-up discovery, no language model needed);
+- :class:`SkillLibrary` stores skills in SQLite (shared by processes), promotes them only
+  after runs the simulator verified, keeps Beta statistics, merges, retires, exports and
+  imports them, and retrieves them by meaning with any :mod:`palaestra.llm` embedder.
 """
 
 from __future__ import annotations
@@ -56,6 +59,19 @@ from palaestra.skills.language import (
     render,
     render_condition,
     skill_source,
+)
+from palaestra.skills.library import (
+    EXPORT_FORMAT,
+    ORIGINS,
+    SKILL_STATUSES,
+    LibraryConfig,
+    PruneRule,
+    Retrieved,
+    RunRecord,
+    SkillLibrary,
+    SkillRecord,
+    SkillSourceError,
+    SkillStats,
 )
 from palaestra.skills.mining import MinedSkill, describe_with_llm, mine_skills
 from palaestra.skills.parse import SkillResolver, compile_skill
@@ -93,12 +109,15 @@ from palaestra.skills.trajectories import (
 
 __all__ = [
     "DEFAULT_BUDGET",
+    "EXPORT_FORMAT",
     "FAMILIES",
     "GRAMMAR",
     "MAX_CALL_DEPTH",
     "MAX_NESTING",
     "MAX_REPEAT",
     "MAX_WORK",
+    "ORIGINS",
+    "SKILL_STATUSES",
     "STATUSES",
     "AllOf",
     "AnyOf",
@@ -109,6 +128,7 @@ __all__ = [
     "Do",
     "Execution",
     "If",
+    "LibraryConfig",
     "MinedSkill",
     "Not",
     "Occurrence",
@@ -116,8 +136,11 @@ __all__ = [
     "Param",
     "ParamType",
     "PredicateSpec",
+    "PruneRule",
     "PythonSandbox",
     "Repeat",
+    "Retrieved",
+    "RunRecord",
     "SandboxConfig",
     "SandboxCrashed",
     "SandboxError",
@@ -129,8 +152,12 @@ __all__ = [
     "SandboxViolation",
     "Skill",
     "SkillError",
+    "SkillLibrary",
+    "SkillRecord",
     "SkillResolver",
     "SkillRun",
+    "SkillSourceError",
+    "SkillStats",
     "SkillView",
     "Statement",
     "Trajectory",
