@@ -10,11 +10,19 @@ This module imports nothing of palaestra and only numpy.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["cosine_scores", "from_blobs", "normalize_rows", "to_blob", "top_k"]
+__all__ = [
+    "cosine_scores",
+    "embedder_identity",
+    "from_blobs",
+    "normalize_rows",
+    "to_blob",
+    "top_k",
+]
 
 
 def to_blob(vector: np.ndarray) -> bytes:
@@ -76,3 +84,18 @@ def top_k(scores: np.ndarray, k: int, tiebreak: np.ndarray | None = None) -> np.
         pool = np.arange(n)
     order = np.lexsort((-np.asarray(tiebreak)[pool], -scores[pool]))
     return pool[order[:k]]
+
+
+def embedder_identity(embedder: object) -> str:
+    """What identifies an embedder's vectors, stored beside them so none is compared across.
+
+    The embedder's own ``identity`` attribute when it has one; for a dataclass embedder (such
+    as :class:`~palaestra.llm.embedders.HashingEmbedder`) its ``repr``, which names every
+    setting, the seed included; otherwise ``ClassName/dim``.
+    """
+    identity = getattr(embedder, "identity", None)
+    if isinstance(identity, str) and identity:
+        return identity
+    if dataclasses.is_dataclass(embedder):
+        return repr(embedder)
+    return f"{type(embedder).__name__}/{getattr(embedder, 'dim', '?')}"

@@ -50,7 +50,7 @@ from palaestra.llm.sqlite import (
     read_transaction,
     schema_version,
 )
-from palaestra.llm.vectors import cosine_scores, from_blobs, to_blob, top_k
+from palaestra.llm.vectors import cosine_scores, embedder_identity, from_blobs, to_blob, top_k
 from palaestra.memory.semantic import (
     SOURCES,
     Fact,
@@ -212,10 +212,8 @@ class MemoryStore(SemanticMemory):
     # ----------------------------------------------------------------- plumbing
     @property
     def model(self) -> str | None:
-        """The embedder's identity as stored beside its vectors (``ClassName/dim``)."""
-        if self.embedder is None:
-            return None
-        return f"{type(self.embedder).__name__}/{self.embedder.dim}"
+        """The embedder's identity as stored beside its vectors (:func:`embedder_identity`)."""
+        return None if self.embedder is None else embedder_identity(self.embedder)
 
     def close(self) -> None:
         """Close the connection (idempotent); the file keeps everything committed."""

@@ -9,10 +9,11 @@ Schema version 2 (``PRAGMA user_version``; application id ``pskl``):
   ``index_gen`` counts the writes that change what retrieval sees (a skill added, a status
   changed, a vector stored); every process's in-memory index is rebuilt when it differs.
 - ``skills``: one row per version of a skill: family, name, version, the SHA-256 ``digest``
-  of the rendered source (unique per family), the source, the description and parameters
-  (what is embedded and full-text indexed), ``origin``, ``status``, the run counters
-  (``runs``, ``successes``, ``failures``, ``unverified``, ``steps``, ``reward``), ``created``,
-  ``updated``, ``superseded_by`` (the merge result that replaced it) and ``note``.
+  of the rendered source and its callees' ids (unique per family), the source, the
+  description and parameters (what is embedded and full-text indexed), ``origin``,
+  ``status``, the run counters (``runs``, ``successes``, ``failures``, ``unverified``,
+  ``steps``, ``reward``), ``created``, ``updated``, ``superseded_by`` (the merge result that
+  replaced it) and ``note``.
 - ``lineage``: ``(child, parent, relation)``, relation ``derived`` or ``merged``.
 - ``calls``: ``(caller, callee)``: the exact callee versions a skill was compiled with.
 - ``runs``: one row per recorded run (bounded by ``max_runs``, oldest evicted; the counters

@@ -27,7 +27,7 @@ from palaestra.llm.sqlite import (
     read_transaction,
     write_transaction,
 )
-from palaestra.llm.vectors import to_blob
+from palaestra.llm.vectors import embedder_identity, to_blob
 from palaestra.skills import _library_schema as schema
 from palaestra.skills._library_schema import SKILL_STATUSES, LibraryConfig, SkillRecord
 from palaestra.skills.families import vocabulary
@@ -111,10 +111,8 @@ class LibraryBase:
     # ----------------------------------------------------------------- plumbing
     @property
     def model(self) -> str | None:
-        """The embedder's identity as stored beside its vectors (``ClassName/dim``)."""
-        if self.embedder is None:
-            return None
-        return f"{type(self.embedder).__name__}/{self.embedder.dim}"
+        """The embedder's identity as stored beside its vectors (:func:`embedder_identity`)."""
+        return None if self.embedder is None else embedder_identity(self.embedder)
 
     def close(self) -> None:
         """Close the connection (idempotent); the file keeps everything committed."""
@@ -326,13 +324,16 @@ class LibraryBase:
     ) -> tuple[int, bool]:
         """Insert one version (its callees first); an existing source returns its id."""
         text = render(skill)
-        digest = hashlib.sha256(text.encode()).hexdigest()
+        # The rendered text names callees but not their versions: the digest also covers the
+        # exact callee versions, so a caller compiled against another version is another skill.
+        callees = [self._insert(conn, c, origin, vectors)[0] for c in skill.callees]
+        keyed = text + "".join(f"\ncalls {i}" for i in callees)
+        digest = hashlib.sha256(keyed.encode()).hexdigest()
         row = conn.execute(
             "SELECT id FROM skills WHERE family = ? AND digest = ?", (skill.family, digest)
         ).fetchone()
         if row is not None:
             return int(row[0]), False
-        callees = [self._insert(conn, c, origin, vectors)[0] for c in skill.callees]
         seq = self._tick(conn, index=True)
         version = conn.execute(
             "SELECT COALESCE(MAX(version), 0) + 1 FROM skills WHERE family = ? AND name = ?",

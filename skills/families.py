@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import numbers
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -69,9 +70,16 @@ class ParamType:
             )
         if isinstance(value, bool):
             raise ValueError(f"must be {self._what()}; got {value!r}")
+        if self.kind == "int" and isinstance(value, numbers.Integral):
+            return int(value)
+        if self.kind == "int" and isinstance(value, str):
+            try:
+                return int(value.strip())
+            except ValueError:
+                raise ValueError(f"must be {self._what()}; got {value!r}") from None
         try:
             number = float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ValueError(f"must be {self._what()}; got {value!r}") from None
         if self.kind == "int":
             if not number.is_integer():

@@ -537,8 +537,10 @@ class SkillLibrary(RetrievalMixin):
             try:
                 sid, calls = int(entry["id"]), [int(c) for c in entry.get("calls", [])]
                 callees = {compiled[c].name: compiled[c] for c in calls}
+                # Parents must come earlier in the file (an entry is not its own parent).
+                earlier = [int(p) for p in entry.get("parents", []) if int(p) in compiled]
                 compiled[sid] = compile_skill(entry["source"], entry["family"], skills=callees)
-                parents[sid] = [int(p) for p in entry.get("parents", []) if int(p) in compiled]
+                parents[sid] = earlier
             except (KeyError, TypeError, ValueError) as err:
                 raise ValueError(f"{path}: skill entry {n} cannot be imported: {err!r}") from err
         flat: dict[tuple[str, str], Skill] = {}

@@ -142,6 +142,7 @@ class _Compiler(Checker):
                         f"wrong argument type: default of {pname} {err}", line.number, col
                     ) from None
             self.types[pname] = kind
+            self.defaults[pname] = value
             params.append(Param(pname, ptype, value))
             column += len(part) + 1
         return tuple(params)

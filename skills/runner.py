@@ -180,12 +180,19 @@ class SkillRun(Iterator[int]):
         return next(self)
 
     def finish(self, reason: str = "the episode ended") -> Outcome:
-        """End the run now (the env ended): ``done`` when the postcondition holds, else failed."""
+        """End the run now (the env ended) before its body finished.
+
+        The outcome is ``done`` when the skill's postcondition holds on the world; a skill
+        without a postcondition has nothing to show it succeeded, so its cut-short run fails.
+        """
         if self.outcome is None:
             self._gen.close()
             missing = self._missing(self.skill, self.args)
-            status = "done" if missing is None else "failed"
-            why = reason if missing is None else f"{reason}; postcondition {missing} is false"
+            if not self.skill.postcondition:
+                status, why = "failed", f"{reason}; the body did not finish (no postcondition)"
+            else:
+                status = "done" if missing is None else "failed"
+                why = reason if missing is None else f"{reason}; postcondition {missing} is false"
             self.outcome = self._outcome(status, why, self.skill.name, None)
         return self.outcome
 

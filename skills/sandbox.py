@@ -481,8 +481,10 @@ class PythonSandbox:
 
     def _encode(self, payload: dict[str, Any]) -> bytes:
         try:
-            data = json.dumps(payload, default=_json_default, separators=(",", ":"))
-        except (TypeError, ValueError) as exc:
+            data = json.dumps(
+                payload, default=_json_default, separators=(",", ":"), allow_nan=False
+            )
+        except (TypeError, ValueError, RecursionError) as exc:
             raise ValueError(f"skill observation and args must be JSON data: {exc}") from exc
         raw = data.encode("utf-8")
         if len(raw) > self.config.max_input_bytes:

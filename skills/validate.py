@@ -71,6 +71,7 @@ class Checker:
         self.resolver = resolver
         self.name: str | None = None
         self.types: dict[str, ParamType] = {}
+        self.defaults: dict[str, object] = {}
         self.callees: dict[str, Skill] = {}
 
     def error(self, problem: str, line: int | None, column: int | None = None) -> SkillError:
@@ -101,6 +102,13 @@ class Checker:
                 raise self.error(
                     f"wrong argument type: {what} bound {{{name}}} is of type "
                     f"{self.types[name].name}, not int",
+                    line.number,
+                    column,
+                )
+            default = self.defaults.get(name)
+            if default is not None and not 0 <= default <= MAX_REPEAT:
+                raise self.error(
+                    f"{what} bound {{{name}}} has the default {default}, outside 0-{MAX_REPEAT}",
                     line.number,
                     column,
                 )

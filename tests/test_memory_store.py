@@ -246,8 +246,16 @@ def test_recall_breaks_ties_by_recency_and_needs_a_matching_embedder(tmp_path):
         assert [e.id for e, _ in store.recall("same words", 2)] == [new, old]
     with MemoryStore(tmp_path / "m") as store, pytest.raises(StoreError, match="embedder"):
         store.recall("same words")
+    # Same class and size, another seed: other vectors, so they must not be compared.
+    seeded = HashingEmbedder(dim=64, seed=1)
+    stale = r"HashingEmbedder\(dim=64.*seed=0\).*reembed"
+    with (
+        MemoryStore(tmp_path / "m", embedder=seeded) as store,
+        pytest.raises(StoreError, match=stale),
+    ):
+        store.recall("same words")
     with MemoryStore(tmp_path / "m", embedder=HashingEmbedder(dim=32)) as store:
-        with pytest.raises(StoreError, match=r"HashingEmbedder/64.*reembed"):
+        with pytest.raises(StoreError, match=r"HashingEmbedder\(dim=64.*reembed"):
             store.recall("same words")
         assert store.reembed() == 2
         assert [e.id for e, _ in store.recall("same words", 1)] == [new]

@@ -128,6 +128,37 @@ def test_callees_are_stored_and_recompiled_with_their_version(lib):
     assert lib.get(record.id).skill.callee("collect_wood") == wood
 
 
+def test_a_caller_of_another_callee_version_is_another_skill(lib):
+    short = COLLECT.replace("max 12", "max 3")
+    callers = []
+    for callee_source in (COLLECT, short):
+        callee = compile_skill(callee_source, "craft")
+        callers.append(
+            compile_skill(
+                "skill planks()\ndescription: gather wood, then craft planks\n"
+                "postcondition: has(planks)\ncall collect_wood(dir=east)\ndo craft planks\n",
+                "craft",
+                skills={"collect_wood": callee},
+            )
+        )
+    first, second = (lib.propose(c) for c in callers)
+    assert first.id != second.id and first.calls != second.calls
+    assert lib.get(second.id).skill.callee("collect_wood").max_actions == 4
+
+
+def test_an_import_entry_naming_itself_as_parent_imports(lib, tmp_path):
+    record = lib.propose(compile_skill(COLLECT, "craft"))
+    path = tmp_path / "export.json"
+    lib.export(path)
+    payload = json.loads(path.read_text())
+    payload["skills"][0]["parents"] = [payload["skills"][0]["id"]]
+    path.write_text(json.dumps(payload))
+    with SkillLibrary(tmp_path / "other.sqlite", embedder=HashingEmbedder()) as other:
+        (imported,) = other.import_(path)
+        assert imported.status == "candidate" and imported.skill == record.skill
+        assert other.lineage(imported.id) == []
+
+
 # ---------------------------------------------------------------------- promotion
 def test_promotion_needs_verified_successes(lib):
     skill = lib.propose(compile_skill(COLLECT, "craft")).id
@@ -179,16 +210,39 @@ def test_promotion_from_runs_verified_on_the_craft_simulator(lib, closing):
             run = lib.record_run(
                 record.id, result.outcome, verified=verified, reward=result.reward, episode=seed
             )
-            expected_s += run.success
-            expected_f += not run.success
+            # A success is a run that finished and whose postcondition the world confirms.
+            success = result.outcome.status == "done" and verified
+            assert run.success == success
+            expected_s += success
+            expected_f += not success
             obs, info = result.observation, result.info
             if result.terminated or result.truncated:
                 break
     stats = lib.get(record.id).stats
     assert (stats.successes, stats.failures) == (expected_s, expected_f)
     assert expected_s > 0
-    promotes = expected_s >= 3 and stats.lower() >= 0.5
+    promotes = expected_s >= 3 and _beta_lower(1 + expected_s, 1 + expected_f) >= 0.5
     assert lib.get(record.id).status == ("active" if promotes else "candidate")
+
+
+def _beta_lower(a: int, b: int, p: float = 0.05) -> float:
+    """The p quantile of Beta(a, b) for whole a, b, from the binomial tail (not the library's)."""
+
+    def cdf(x: float) -> float:  # I_x(a, b) = P(Binomial(a + b - 1, x) >= a)
+        n = a + b - 1
+        return sum(math.comb(n, j) * x**j * (1 - x) ** (n - j) for j in range(a, n + 1))
+
+    low, high = 0.0, 1.0
+    for _ in range(60):
+        mid = (low + high) / 2
+        low, high = (mid, high) if cdf(mid) < p else (low, mid)
+    return low
+
+
+def test_the_independent_beta_bound_matches_the_documented_promotion_point():
+    # Four verified successes in a row: Beta(5, 1), whose 5% quantile is 0.05 ** (1 / 5).
+    assert _beta_lower(5, 1) == pytest.approx(0.05**0.2, abs=1e-9)
+    assert _beta_lower(4, 1) < 0.5 <= _beta_lower(5, 1)
 
 
 # ---------------------------------------------------------------------- retrieval

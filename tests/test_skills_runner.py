@@ -258,6 +258,35 @@ def test_finish_when_the_episode_ends(closing):
         next(run)
 
 
+def test_a_cut_short_run_without_a_postcondition_fails(closing):
+    _, obs, info = _craft(closing)
+    skill = compile_skill(
+        "skill walk()\ndescription: walk east\nrepeat 10:\n    do move east\n", "craft"
+    )
+    run = skill.run(SkillView(obs, info))
+    next(run)
+    outcome = run.finish("the episode ended")
+    assert outcome.status == "failed" and "did not finish" in outcome.reason
+
+
+def test_int_arguments_keep_their_value_and_huge_ones_are_named():
+    skill = compile_skill(
+        "skill walk(n: int = 3)\ndescription: walk east n times\ndo move east\n", "craft"
+    )
+    assert skill.bind({"n": 2**53 + 1}) == {"n": 2**53 + 1}
+    assert skill.bind({"n": "7"}) == {"n": 7}
+    looped = compile_skill(
+        "skill walk(n: int = 3)\ndescription: walk east n times\nrepeat {n}:\n    do move east\n",
+        "craft",
+    )
+    with pytest.raises(SkillError, match="argument n bounds a loop"):
+        looped.bind({"n": 10**400})
+    with pytest.raises(SkillError, match=r"line 3.*default 500, outside 0-100"):
+        compile_skill(
+            "skill walk(n: int = 500)\ndescription: x\nrepeat {n}:\n    do move east\n", "craft"
+        )
+
+
 def _explore():
     return compile_skill(
         "skill explore()\ndescription: wander until next to a tree\npostcondition: near(tree)\n"

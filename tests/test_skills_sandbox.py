@@ -411,3 +411,14 @@ def test_the_host_never_imports_restrictedpython():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_input_the_worker_could_not_read_back_is_refused_by_name(box):
+    with pytest.raises(ValueError, match="JSON data"):
+        box.call("def plan(observation, args):\n    return observation\n", {"v": float("nan")})
+    deep: list = []
+    for _ in range(5000):
+        deep = [deep]
+    with pytest.raises(ValueError, match="JSON data"):
+        box.call("def plan(observation, args):\n    return 1\n", deep)
+    assert box.call("def plan(observation, args):\n    return 2\n") == 2
