@@ -14,7 +14,8 @@ import pkgutil
 import palaestra.agents
 
 CHECKED = {
-    "palaestra.agents.carry_baselines.AdmittanceFollower",
+    # AdmittanceFollower is the base of LoadTakingFollower, checked through it (and by name in
+    # tests/test_baselines_interface.py).
     "palaestra.agents.carry_baselines.LoadTakingFollower",
     "palaestra.agents.carry_baselines.PassiveCarrier",
     "palaestra.agents.craft_baselines.CooperativeCrafter",
