@@ -202,6 +202,31 @@ def test_the_partner_effort_weight_charges_the_partners_cola_effort():
     charged.close()
 
 
+@pytest.mark.parametrize("role", ["leader", "follower"])
+def test_the_force_weight_follows_the_learners_role(role):
+    # A leader is charged leader_force for its horizontal grip force, a follower force.
+    weights = {"force": 0.0, "leader_force": 0.0}
+    base = gym.make("palaestra/Carry-v0", task={"role": role}, reward_weights=weights)
+    paid = "leader_force" if role == "leader" else "force"
+    charged = gym.make(
+        "palaestra/Carry-v0", task={"role": role}, reward_weights={**weights, paid: 0.4}
+    )
+    obs, _ = base.reset(seed=3)
+    charged.reset(seed=3)
+    agent = AdmittanceFollower()
+    felt = 0.0
+    for _ in range(80):
+        action = agent.act(obs)
+        obs, plain, *_ = base.step(action)
+        _, cost, *_ = charged.step(action)
+        fx, fy, _ = charged.unwrapped.episode_state.carriers[0].applied_force  # learner first
+        felt += math.hypot(fx, fy)
+        assert cost == pytest.approx(plain - 0.4 * math.hypot(fx, fy) / 100.0)
+    assert felt > 80 * 5.0  # the learner did push or pull: the term was exercised
+    base.close()
+    charged.close()
+
+
 @pytest.mark.parametrize(
     ("weights", "match"),
     [

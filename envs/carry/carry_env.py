@@ -91,7 +91,9 @@ class CarryEnv(CarryEnvBase, gym.Env):
     ## Rewards
     Each step: ``10 * progress`` (metres the object's centre advanced along the route)
     ``- 0.5 * |horizontal grip force| / 100 N - 2 * tilt (rad) - 0.05 * |a_t - a_{t-1}|^2``;
-    ``+10`` on success, ``-10`` on a drop. Weights are set with ``reward_weights``; its
+    ``+10`` on success, ``-10`` on a drop. As leader the force weight is ``0.1``
+    (``leader_force``): a leader must pull its partner along, and at ``0.5`` every metre led
+    would cost more than it earns. Weights are set with ``reward_weights``; its
     ``partner_effort`` weight (0 by default) also charges the partner's COLA effort.
 
     ## Starting State

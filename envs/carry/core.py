@@ -79,6 +79,13 @@ class RewardWeights:
         force: Per unit (``FORCE_SCALE`` N) of horizontal force felt at the carrier's grip.
             It is set so that dragging the partner along (the robot is the stronger) costs
             more than the progress it buys: the task is to move with the partner.
+        leader_force: The same, for the carrier that leads (seat 1, the front handle). A
+            leader has to pull its partner along: the scripted follower walks at ``v`` m/s
+            only when pulled with about ``60 v`` N (its admittance damping), so at the
+            follower's weight every metre led would cost more than the progress it earns
+            (at 0.5 m/s, 0.5 x 34 N / 100 N x 100 steps per metre: 17 against 10) and standing still
+            would be the leader's best policy. At 0.1 leading pays (3.4 against 10 per metre)
+            while pulling harder than needed still costs.
         tilt: Per radian of the object's tilt from level.
         jerk: Per squared change of the action between steps.
         success: Once, when the object's centre reaches the goal zone.
@@ -91,6 +98,7 @@ class RewardWeights:
 
     progress: float = 10.0
     force: float = 0.5
+    leader_force: float = 0.1
     tilt: float = 2.0
     jerk: float = 0.05
     success: float = 10.0
@@ -340,7 +348,8 @@ class CarryEpisode:
         for seat in actions:
             fx, fy, _ = sim.grip_force[seat]
             horizontal = math.sqrt(fx * fx + fy * fy) / FORCE_SCALE
-            rewards[seat] = shared - w.force * horizontal - w.jerk * jerks[seat]
+            force = w.leader_force if seat == 1 else w.force
+            rewards[seat] = shared - force * horizontal - w.jerk * jerks[seat]
             if w.partner_effort:
                 px, py, pz = sim.grip_force[1 - seat]
                 spared = (math.sqrt(px * px + py * py) + abs(pz)) / FORCE_SCALE
